@@ -1,0 +1,74 @@
+"""The composition root: builds the aiohttp application and owns its resources.
+
+Resources live in `cleanup_ctx` generators (the database pool, the background worker), so that
+nothing is created at import time and tests can build as many independent apps as they like.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from federation.urls import LocalUrls
+from server.api import (
+    accounts,
+    apps,
+    instance,
+    notifications,
+    oauth,
+    statuses,
+    timelines,
+)
+from server.config import Config
+from server.errors import error_middleware
+from server.state import CONFIG, POOL, URLS
+from storage.db import connect, create_pool
+from storage.embedded import start_embedded
+from storage.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def database_url(config: Config) -> str:
+    """The configured database, or the embedded one (started on demand) when none is."""
+    if config.database_url:
+        return config.database_url
+    return start_embedded(config.embedded_db_dir).get_uri()
+
+
+async def prepare_database(dsn: str) -> list[str]:
+    """Apply pending migrations; return the versions applied."""
+    async with connect(dsn) as conn:
+        return await migrate(conn)
+
+
+def _database_context(dsn: str):
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        await prepare_database(dsn)
+        app[POOL] = await create_pool(dsn)
+        yield
+        await app[POOL].close()
+
+    return database
+
+
+def create_app(config: Config, dsn: str, *, run_worker: bool = False) -> web.Application:
+    """An application serving `config.domain` from the database at `dsn`.
+
+    With `run_worker`, the background job worker runs inside the same process (`kith serve`).
+    """
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_REQUEST_BYTES)
+    app[CONFIG] = config
+    app[URLS] = LocalUrls(config.base_url)
+    app.cleanup_ctx.append(_database_context(dsn))
+    if run_worker:
+        from server.worker import worker_context
+
+        app.cleanup_ctx.append(worker_context)
+    for module in (apps, oauth, accounts, statuses, timelines, notifications, instance):
+        app.add_routes(module.routes)
+    return app

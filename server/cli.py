@@ -1,0 +1,180 @@
+"""The `kith` command line: serve, worker, migrate, user management.
+
+Every failure a user can cause (a bad setting, a taken name, an unreachable database, a port in
+use) ends with one line on standard error and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from federation.services.accounts import create_local_account
+from federation.services.errors import ServiceError
+from federation.urls import LocalUrls
+from server.app import create_app, database_url, prepare_database
+from server.config import VERSION_STRING, Config, ConfigError, load_config
+from storage import accounts as account_store
+from storage.db import DatabaseUnavailable, create_pool
+from storage.embedded import EmbeddedDatabaseError
+
+log = logging.getLogger("kith")
+
+
+class CliError(Exception):
+    """A failure to report as one line and exit status 1."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kith", description="Kith, a fediverse server")
+    parser.add_argument("--version", action="version", version=VERSION_STRING)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the web app with a background worker")
+    commands.add_parser("worker", help="run background jobs only")
+    commands.add_parser("migrate", help="apply database migrations")
+
+    user = commands.add_parser("user", help="manage local accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    create = user_commands.add_parser("create", help="create a local account")
+    create.add_argument("username")
+    create.add_argument("--email", required=True)
+    role = create.add_mutually_exclusive_group()
+    role.add_argument("--admin", action="store_true", help="give the account the admin role")
+    role.add_argument("--moderator", action="store_true", help="give it the moderator role")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of generating one",
+    )
+    user_commands.add_parser("list", help="list local accounts")
+    return parser
+
+
+def _read_password_from_stdin() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("no password on standard input")
+    return password
+
+
+async def _user_create(config: Config, args: argparse.Namespace) -> None:
+    password = _read_password_from_stdin() if args.password_stdin else secrets.token_urlsafe(18)
+    role = "admin" if args.admin else "moderator" if args.moderator else "user"
+    dsn = database_url(config)
+    await prepare_database(dsn)
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        await create_local_account(
+            pool,
+            LocalUrls(config.base_url),
+            username=args.username,
+            email=args.email,
+            password=password,
+            role=role,
+            allow_reserved=True,
+        )
+    except ServiceError as exc:
+        raise CliError(exc.message.removeprefix("Validation failed: ")) from None
+    finally:
+        await pool.close()
+    print(f"created @{args.username}@{config.domain} ({role})")
+    if not args.password_stdin:
+        print(f"password: {password}")
+
+
+async def _user_list(config: Config) -> None:
+    dsn = database_url(config)
+    await prepare_database(dsn)
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        rows = await account_store.list_local_users(pool)
+    finally:
+        await pool.close()
+    if not rows:
+        print("no accounts")
+    for row in rows:
+        state = "" if row["approved"] else " (pending approval)"
+        state += " (disabled)" if row["disabled"] else ""
+        print(f"{row['username']}\t{row['email']}\t{row['role']}{state}")
+
+
+async def _migrate(config: Config) -> None:
+    applied = await prepare_database(database_url(config))
+    print(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+async def _serve(config: Config) -> None:
+    dsn = database_url(config)
+    app = create_app(config, dsn, run_worker=True)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()  # runs the cleanup contexts: migrations, pool, worker
+    try:
+        site = web.TCPSite(runner, config.listen_host, config.listen_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise CliError(
+                f"KITH_LISTEN={config.listen_host}:{config.listen_port} cannot be bound:"
+                f" {exc.strerror or exc}"
+            ) from None
+        from server.state import POOL
+
+        if await account_store.count_local_users(app[POOL]) == 0:
+            print(
+                "No accounts yet. Create the first admin with:\n"
+                "  .venv/bin/kith user create NAME --email you@example.org --admin"
+            )
+        print(f"Kith serving {config.base_url} on http://{config.listen_host}:{config.listen_port}")
+        await _wait_for_signal()
+    finally:
+        await runner.cleanup()
+
+
+async def _worker(config: Config) -> None:
+    from server.worker import run_standalone_worker
+
+    await run_standalone_worker(config, database_url(config), _wait_for_signal)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = load_config()
+        if args.command == "serve":
+            asyncio.run(_serve(config))
+        elif args.command == "worker":
+            asyncio.run(_worker(config))
+        elif args.command == "migrate":
+            asyncio.run(_migrate(config))
+        elif args.command == "user" and args.user_command == "create":
+            asyncio.run(_user_create(config, args))
+        elif args.command == "user" and args.user_command == "list":
+            asyncio.run(_user_list(config))
+    except (ConfigError, CliError, DatabaseUnavailable, EmbeddedDatabaseError) as exc:
+        print(f"kith: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Request parameters as Mastodon clients send them.
+
+Clients send the same parameters as a query string, a form (urlencoded or multipart) or a JSON
+body, and arrays as `name[]=a&name[]=b`, `name=a b` or JSON lists; nested objects as
+`fields_attributes[0][name]=...`. `Params` merges all of these into one typed reader, so handlers
+never touch the raw request.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from server.errors import ApiError
+from server.json import MAX_BODY_BYTES
+
+_TRUE = {"1", "true", "on", "yes", "t"}
+_FALSE = {"0", "false", "off", "no", "f", ""}
+_NESTED_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
+
+
+def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
+    """Expand `a[0][b]=v` / `a[]=v` form keys into nested dicts and lists."""
+    match = _NESTED_KEY.match(key)
+    if not match:
+        target[key] = value
+        return
+    parts = [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))]
+    node: Any = target
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        nxt = None if last else parts[index + 1]
+        if part == "":
+            # `name[]` appends to a list held by the parent.
+            raise ApiError(400, f"Malformed parameter name {key!r}")
+        if last:
+            if isinstance(node, dict):
+                if nxt is None and key.endswith("[]"):
+                    node.setdefault(part, []).append(value)
+                else:
+                    node[part] = value
+            return
+        if nxt == "":
+            existing = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(existing, list):
+                existing = []
+                node[part] = existing
+            existing.append(value)
+            return
+        child = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+
+
+class Params:
+    """Typed access to merged query and body parameters."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.data
+
+    def raw(self, name: str) -> Any:
+        return self.data.get(name)
+
+    def str(self, name: str, default: str | None = None, *, max_length: int | None = None):
+        value = self.data.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool | int | float):
+            value = str(value).lower() if isinstance(value, bool) else str(value)
+        if not isinstance(value, str):
+            raise ApiError(422, f"Validation failed: {name} must be a string")
+        if max_length is not None and len(value) > max_length:
+            raise ApiError(422, f"Validation failed: {name} is too long (max {max_length})")
+        return value
+
+    def required_str(self, name: str, *, max_length: int | None = None) -> str:
+        value = self.str(name, max_length=max_length)
+        if value is None or value == "":
+            raise ApiError(422, f"Validation failed: {name} can't be blank")
+        return value
+
+    def bool(self, name: str, default: bool | None = None):
+        value = self.data.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return value != 0
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ApiError(422, f"Validation failed: {name} must be a boolean")
+
+    def int(self, name: str, default: int | None = None, *, minimum=None, maximum=None):
+        value = self.data.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ApiError(422, f"Validation failed: {name} must be an integer") from None
+        if minimum is not None:
+            number = max(number, minimum)
+        if maximum is not None:
+            number = min(number, maximum)
+        return number
+
+    def id(self, name: str) -> int | None:
+        """An ID parameter; anything that is not a snowflake matches nothing (None)."""
+        value = self.data.get(name)
+        if value is None or value == "":
+            return None
+        return parse_id(value)
+
+    def list(self, name: str) -> list[Any]:
+        value = self.data.get(name)
+        if value is None:
+            value = self.data.get(f"{name}[]")
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        if isinstance(value, dict):
+            return [value[k] for k in sorted(value, key=lambda k: (len(k), k))]
+        return [value]
+
+    def dict(self, name: str) -> dict[str, Any] | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ApiError(422, f"Validation failed: {name} must be an object")
+        return value
+
+
+def parse_id(value: Any) -> int | None:
+    """A snowflake from a path or parameter; None when it cannot be one (so: not found)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 < value < 2**63 else None
+    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+        number = int(value)
+        return number if 0 < number < 2**63 else None
+    return None
+
+
+async def read_params(request: web.Request) -> Params:
+    """Merge the query string and the body (JSON, urlencoded or multipart) into `Params`."""
+    data: dict[str, Any] = {}
+    for key, value in request.query.items():
+        _set_nested(data, key, value)
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.can_read_body:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise ApiError(413, "Request entity too large")
+        ctype = request.content_type
+        if ctype == "application/json":
+            raw = await request.read()
+            if raw.strip():
+                try:
+                    body = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    raise ApiError(400, "Error occurred while parsing request parameters") from None
+                if not isinstance(body, dict):
+                    raise ApiError(400, "Request body must be a JSON object")
+                data.update(body)
+        elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            try:
+                form = await request.post()
+            except ValueError:
+                raise ApiError(400, "Error occurred while parsing request parameters") from None
+            for key, value in form.items():
+                if isinstance(value, str):
+                    _set_nested(data, key, value)
+                else:
+                    data[key] = value  # an uploaded file
+        elif ctype not in ("", "application/octet-stream", "text/plain"):
+            raise ApiError(415, f"Unsupported content type {ctype}")
+    return Params(data)

@@ -1,0 +1,13 @@
+"""Typed application state keys, set by the composition root in `server.app`."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from federation.urls import LocalUrls
+from server.config import Config
+
+CONFIG = web.AppKey("config", Config)
+POOL = web.AppKey("pool", asyncpg.Pool)
+URLS = web.AppKey("urls", LocalUrls)

@@ -1,0 +1,189 @@
+"""Accounts (local and remote) and the users that sign in to local ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+# Columns a client-facing entity or a relationship needs; keys stay out of list queries.
+ACCOUNT_COLUMNS = """
+    a.id, a.username, a.domain, a.display_name, a.note, a.note_source, a.fields, a.uri, a.url,
+    a.actor_type, a.avatar_url, a.header_url, a.locked, a.bot, a.discoverable, a.indexable,
+    a.hide_collections, a.followers_count, a.following_count, a.statuses_count,
+    a.last_status_at, a.moved_to_account_id, a.silenced_at, a.suspended_at, a.created_at
+"""
+
+
+async def insert_local_account(
+    db: Executor,
+    *,
+    username: str,
+    uri: str,
+    url: str,
+    urls: dict[str, str],
+    public_key_id: str,
+    public_key_pem: str,
+    private_key_pem: str,
+    actor_type: str = "Person",
+) -> asyncpg.Record:
+    return await db.fetchrow(
+        """
+        INSERT INTO accounts (username, domain, uri, url, actor_type, inbox_url, outbox_url,
+                              shared_inbox_url, followers_url, following_url, featured_url,
+                              public_key_id, public_key_pem, private_key_pem)
+        VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        RETURNING *
+        """,
+        username,
+        uri,
+        url,
+        actor_type,
+        urls["inbox"],
+        urls["outbox"],
+        urls["shared_inbox"],
+        urls["followers"],
+        urls["following"],
+        urls["featured"],
+        public_key_id,
+        public_key_pem,
+        private_key_pem,
+    )
+
+
+async def insert_user(
+    db: Executor,
+    *,
+    account_id: int,
+    email: str,
+    password_hash: str,
+    role: str,
+    approved: bool,
+    sign_up_reason: str = "",
+    locale: str = "en",
+) -> asyncpg.Record:
+    return await db.fetchrow(
+        """
+        INSERT INTO users (account_id, email, password_hash, role, approved, sign_up_reason,
+                           locale)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        RETURNING *
+        """,
+        account_id,
+        email,
+        password_hash,
+        role,
+        approved,
+        sign_up_reason,
+        locale,
+    )
+
+
+async def username_taken(db: Executor, username: str) -> bool:
+    return await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM accounts WHERE lower(username) = lower($1)"
+        " AND domain IS NULL)",
+        username,
+    )
+
+
+async def email_taken(db: Executor, email: str) -> bool:
+    return await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))", email
+    )
+
+
+async def get_account(db: Executor, account_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1", account_id
+    )
+
+
+async def get_accounts(db: Executor, account_ids: list[int]) -> dict[int, asyncpg.Record]:
+    rows = await db.fetch(
+        f"SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ANY($1::bigint[])",
+        list(set(account_ids)),
+    )
+    return {row["id"]: row for row in rows}
+
+
+async def get_account_by_username(
+    db: Executor, username: str, domain: str | None = None
+) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"""
+        SELECT {ACCOUNT_COLUMNS} FROM accounts a
+        WHERE lower(a.username) = lower($1) AND coalesce(lower(a.domain), '') = lower($2)
+        """,
+        username,
+        domain or "",
+    )
+
+
+async def get_local_account_with_keys(db: Executor, account_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM accounts WHERE id = $1 AND domain IS NULL", account_id)
+
+
+async def get_user_by_login(db: Executor, login: str) -> asyncpg.Record | None:
+    """A user by e-mail or by local username (clients send either as `username`)."""
+    return await db.fetchrow(
+        """
+        SELECT u.*, a.username, a.suspended_at
+        FROM users u JOIN accounts a ON a.id = u.account_id
+        WHERE lower(u.email) = lower($1) OR (lower(a.username) = lower($1) AND a.domain IS NULL)
+        ORDER BY lower(u.email) = lower($1) DESC
+        LIMIT 1
+        """,
+        login,
+    )
+
+
+async def get_user(db: Executor, user_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT u.*, a.username FROM users u JOIN accounts a ON a.id = u.account_id"
+        " WHERE u.id = $1",
+        user_id,
+    )
+
+
+async def get_user_by_account(db: Executor, account_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM users WHERE account_id = $1", account_id)
+
+
+async def list_local_users(db: Executor) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """
+        SELECT a.id AS account_id, a.username, u.email, u.role, u.approved, u.disabled,
+               u.created_at
+        FROM users u JOIN accounts a ON a.id = u.account_id
+        ORDER BY a.id
+        """
+    )
+
+
+async def update_account(db: Executor, account_id: int, changes: dict[str, Any]) -> None:
+    """Set the given columns (names come from code, never from a request)."""
+    if not changes:
+        return
+    columns = list(changes)
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(columns, start=2))
+    await db.execute(
+        f"UPDATE accounts SET {assignments}, updated_at = now() WHERE id = $1",
+        account_id,
+        *changes.values(),
+    )
+
+
+async def update_user(db: Executor, user_id: int, changes: dict[str, Any]) -> None:
+    """Set the given columns (names come from code, never from a request)."""
+    if not changes:
+        return
+    columns = list(changes)
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(columns, start=2))
+    await db.execute(f"UPDATE users SET {assignments} WHERE id = $1", user_id, *changes.values())
+
+
+async def count_local_users(db: Executor) -> int:
+    return await db.fetchval("SELECT count(*) FROM users")

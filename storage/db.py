@@ -1,0 +1,46 @@
+"""Connection pools. Every connection decodes json/jsonb columns with orjson."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import orjson
+
+
+class DatabaseUnavailable(Exception):
+    """The configured database could not be reached."""
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name,
+            encoder=lambda value: orjson.dumps(value).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    try:
+        return await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, timeout=10
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
+
+
+@asynccontextmanager
+async def connect(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A single connection, for command-line tools and migrations."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
+    try:
+        await _init_connection(conn)
+        yield conn
+    finally:
+        await conn.close()
