@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
+import web as web_package
 from federation.urls import LocalUrls
 from server.api import (
     accounts,
@@ -71,4 +73,5 @@ def create_app(config: Config, dsn: str, *, run_worker: bool = False) -> web.App
         app.cleanup_ctx.append(worker_context)
     for module in (apps, oauth, accounts, statuses, timelines, notifications, instance):
         app.add_routes(module.routes)
+    app.router.add_static("/static/", Path(web_package.__file__).parent / "static")
     return app

@@ -1,0 +1,64 @@
+"""Notifications: written by the operations that cause them, read by the notifications API."""
+
+from __future__ import annotations
+
+import asyncpg
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+TYPES = (
+    "mention",
+    "status",
+    "reblog",
+    "follow",
+    "follow_request",
+    "favourite",
+    "poll",
+    "update",
+    "admin.sign_up",
+    "admin.report",
+)
+
+
+async def notify(
+    conn: Executor,
+    *,
+    account_id: int,
+    from_account_id: int,
+    type: str,
+    status_id: int | None = None,
+    report_id: int | None = None,
+) -> None:
+    """Notify a local account, once per (sender, type, status); never of its own actions."""
+    if account_id == from_account_id:
+        return
+    await conn.execute(
+        """
+        INSERT INTO notifications (account_id, from_account_id, type, status_id, report_id)
+        SELECT $1, $2, $3, $4, $5
+        WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND domain IS NULL)
+        ON CONFLICT DO NOTHING
+        """,
+        account_id,
+        from_account_id,
+        type,
+        status_id,
+        report_id,
+    )
+
+
+async def withdraw(
+    conn: Executor, *, account_id: int, from_account_id: int, type: str, status_id: int | None
+) -> None:
+    """Remove a notification whose cause was undone (unfavourite, unfollow, ...)."""
+    await conn.execute(
+        """
+        DELETE FROM notifications
+        WHERE account_id = $1 AND from_account_id = $2 AND type = $3
+          AND coalesce(status_id, 0) = coalesce($4::bigint, 0)
+        """,
+        account_id,
+        from_account_id,
+        type,
+        status_id,
+    )

@@ -1,0 +1,34 @@
+"""Who may read a status, as one SQL predicate shared by every query that lists statuses.
+
+A status is readable by a viewer when it is public or unlisted, is the viewer's own, is
+followers-only and the viewer follows the author, or mentions the viewer. Local-only statuses are
+never readable without a signed-in local viewer. Blocks hide the author from the viewer.
+"""
+
+from __future__ import annotations
+
+
+def readable_by(param: str, alias: str = "s") -> str:
+    """SQL that is true when status `alias` is readable by the account id in `param`.
+
+    `param` is a placeholder such as `$2` holding the viewer's account id, or NULL for anonymous.
+    """
+    s = alias
+    return f"""(
+        {s}.deleted_at IS NULL
+        AND ({param}::bigint IS NOT NULL OR NOT {s}.local_only)
+        AND (
+            {s}.visibility IN ('public', 'unlisted')
+            OR {s}.account_id = {param}::bigint
+            OR ({s}.visibility = 'private' AND EXISTS (
+                SELECT 1 FROM follows f
+                WHERE f.account_id = {param}::bigint AND f.target_account_id = {s}.account_id))
+            OR EXISTS (
+                SELECT 1 FROM mentions m
+                WHERE m.status_id = {s}.id AND m.account_id = {param}::bigint)
+        )
+        AND NOT EXISTS (
+            SELECT 1 FROM blocks b
+            WHERE (b.account_id = {s}.account_id AND b.target_account_id = {param}::bigint)
+               OR (b.account_id = {param}::bigint AND b.target_account_id = {s}.account_id))
+    )"""
