@@ -1,0 +1,367 @@
+"""The durable job queue: storage, retry policy, worker loop and its place in the server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+import pytest
+
+from federation.jobs import (
+    BACKOFF_CAP,
+    MAX_ATTEMPTS,
+    PermanentFailure,
+    Registry,
+    RetryLater,
+    Worker,
+    backoff_delay,
+)
+from server.app import create_app
+from server.config import Config
+from server.state import POOL
+from server.worker import run_standalone_worker
+from storage import jobs
+from storage.db import create_pool
+
+
+@pytest.fixture
+async def pool(db_dsn: str):
+    pool = await create_pool(db_dsn, max_size=5)
+    yield pool
+    await pool.close()
+
+
+def registry(**handlers) -> Registry:
+    reg = Registry()
+    for queue, handler in handlers.items():
+        reg.register(queue, handler)
+    return reg
+
+
+async def job(pool: asyncpg.Pool, job_id: int) -> asyncpg.Record | None:
+    """The job's row, with `due_in`: seconds until its run_at (negative when overdue)."""
+    return await pool.fetchrow(
+        "SELECT *, extract(epoch FROM run_at - now())::float AS due_in FROM jobs WHERE id = $1",
+        job_id,
+    )
+
+
+async def eventually(condition, *, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(0.02)
+
+
+def worker_tasks() -> list[asyncio.Task]:
+    return [t for t in asyncio.all_tasks() if t.get_name() == "kith-worker"]
+
+
+# Storage
+
+
+async def test_a_job_rolls_back_with_the_write_that_caused_it(pool):
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                await jobs.enqueue(conn, "deliver", {"to": "a"})
+                raise RuntimeError("the causing write failed")
+        async with conn.transaction():
+            kept = await jobs.enqueue(conn, "deliver", {"to": "b"})
+    assert await pool.fetchval("SELECT array_agg(id) FROM jobs") == [kept]
+    assert await jobs.count_pending(pool) == 1
+
+
+async def test_enqueue_many_fans_out_in_order(pool):
+    ids = await jobs.enqueue_many(pool, "deliver", [{"inbox": n} for n in range(5)])
+    rows = await pool.fetch("SELECT id, queue, payload FROM jobs ORDER BY id")
+    assert [r["id"] for r in rows] == ids
+    assert [r["payload"] for r in rows] == [{"inbox": n} for n in range(5)]
+    assert await jobs.enqueue_many(pool, "deliver", []) == []
+    assert await jobs.count_pending(pool, "deliver") == 5
+    assert await jobs.count_pending(pool, "fetch") == 0
+
+
+async def test_claim_takes_due_jobs_of_the_given_queues_oldest_first(pool):
+    first = await jobs.enqueue(pool, "deliver", {})
+    await jobs.enqueue(pool, "fetch", {})
+    later = await pool.fetchval("SELECT now() + interval '1 hour'")
+    await jobs.enqueue(pool, "deliver", {}, run_at=later)
+    second = await jobs.enqueue(pool, "deliver", {})
+
+    claimed = await jobs.claim(pool, "w", limit=10, lease_seconds=60, queues=["deliver"])
+
+    assert [r["id"] for r in claimed] == [first, second]
+    assert all(r["attempts"] == 1 and r["locked_by"] == "w" for r in claimed)
+
+
+async def test_concurrent_claimers_never_get_the_same_job(db_dsn, pool):
+    await jobs.enqueue_many(pool, "deliver", [{"n": n} for n in range(60)])
+    other = await create_pool(db_dsn, max_size=5)
+    try:
+        claimed: list[int] = []
+        while True:
+            batches = await asyncio.gather(
+                *(
+                    jobs.claim(p, f"worker-{i}", limit=3, lease_seconds=60)
+                    for i, p in enumerate([pool, other] * 5)
+                )
+            )
+            ids = [row["id"] for batch in batches for row in batch]
+            if not ids:
+                break
+            claimed += ids
+    finally:
+        await other.close()
+    assert len(claimed) == len(set(claimed)) == 60
+
+
+async def test_a_job_whose_worker_died_is_claimed_again_after_its_lease(pool):
+    job_id = await jobs.enqueue(pool, "deliver", {})
+    [dead] = await jobs.claim(pool, "dead-worker", limit=1, lease_seconds=60)
+    assert dead["id"] == job_id
+    assert await jobs.claim(pool, "live-worker", limit=1, lease_seconds=60) == []
+
+    await pool.execute("UPDATE jobs SET locked_until = now() - interval '1 second'")
+    [again] = await jobs.claim(pool, "live-worker", limit=1, lease_seconds=60)
+
+    assert (again["id"], again["attempts"], again["locked_by"]) == (job_id, 2, "live-worker")
+
+
+# Handlers and the retry policy
+
+
+async def test_drain_runs_a_job_exactly_once_and_deletes_it(pool):
+    seen = []
+
+    async def handler(ctx, payload):
+        seen.append((ctx, payload))
+
+    job_id = await jobs.enqueue(pool, "deliver", {"to": "https://remote.example/inbox"})
+    worker = Worker(pool, registry(deliver=handler), "the context")
+
+    assert await worker.drain() == 1
+    assert await worker.drain() == 0
+    assert seen == [("the context", {"to": "https://remote.example/inbox"})]
+    assert await job(pool, job_id) is None
+
+
+async def test_retry_later_honours_the_delay(pool):
+    async def handler(ctx, payload):
+        raise RetryLater(3600, "remote said 429")
+
+    job_id = await jobs.enqueue(pool, "deliver", {})
+    await Worker(pool, registry(deliver=handler), None).drain()
+
+    row = await job(pool, job_id)
+    assert 3590 < row["due_in"] <= 3600
+    assert row["last_error"] == "retry later: remote said 429"
+    assert (row["attempts"], row["locked_until"], row["failed_at"]) == (1, None, None)
+    assert await jobs.claim(pool, "w", limit=1, lease_seconds=60) == []
+    assert await jobs.count_pending(pool) == 1
+
+
+async def test_permanent_failure_keeps_the_job_but_never_runs_it_again(pool):
+    async def handler(ctx, payload):
+        raise PermanentFailure("410 Gone")
+
+    job_id = await jobs.enqueue(pool, "deliver", {})
+    await Worker(pool, registry(deliver=handler), None).drain()
+
+    row = await job(pool, job_id)
+    assert row["failed_at"] is not None
+    assert row["last_error"] == "410 Gone"
+    await pool.execute("UPDATE jobs SET run_at = now() - interval '1 day'")
+    assert await jobs.claim(pool, "w", limit=1, lease_seconds=60) == []
+    assert await jobs.count_pending(pool) == 0
+
+
+async def test_other_errors_propagate_from_drain_and_back_off_until_attempts_run_out(pool):
+    async def handler(ctx, payload):
+        raise ValueError("boom")
+
+    reg = Registry()
+    reg.register("deliver", handler, max_attempts=2)
+    worker = Worker(pool, reg, None)
+    job_id = await jobs.enqueue(pool, "deliver", {})
+
+    with pytest.raises(ValueError, match="boom"):
+        await worker.drain()
+    row = await job(pool, job_id)
+    assert 26 < row["due_in"] <= 33  # the first backoff step, 30 s ± 10%
+    assert (row["last_error"], row["failed_at"]) == ("ValueError: boom", None)
+
+    await pool.execute("UPDATE jobs SET run_at = now()")
+    with pytest.raises(ValueError):
+        await worker.drain()
+    row = await job(pool, job_id)
+    assert row["failed_at"] is not None
+    assert row["last_error"] == "gave up after 2 attempts: ValueError: boom"
+
+
+async def test_a_job_running_past_its_timeout_is_retried(pool):
+    async def handler(ctx, payload):
+        await asyncio.sleep(10)
+
+    job_id = await jobs.enqueue(pool, "deliver", {})
+    with pytest.raises(TimeoutError):
+        await Worker(pool, registry(deliver=handler), None, job_timeout=0.05).drain()
+
+    row = await job(pool, job_id)
+    assert row["last_error"] == "TimeoutError"
+    assert row["due_in"] > 20
+
+
+async def test_a_job_for_an_unknown_queue_fails_with_a_logged_reason(pool, caplog):
+    job_id = await jobs.enqueue(pool, "no-such-queue", {})
+    with caplog.at_level(logging.ERROR, logger="federation.jobs"):
+        await Worker(pool, Registry(), None).drain()
+
+    row = await job(pool, job_id)
+    assert row["failed_at"] is not None
+    assert row["last_error"] == "no handler for queue 'no-such-queue'"
+    assert f"job {job_id} (no-such-queue, attempt 1) failed" in caplog.text
+
+
+def test_registering_a_queue_twice_is_refused():
+    async def handler(ctx, payload):
+        pass
+
+    reg = registry(deliver=handler)
+    assert reg.get("deliver").handler is handler
+    with pytest.raises(ValueError, match="deliver"):
+        reg.register("deliver", handler)
+
+
+def test_backoff_grows_then_is_capped():
+    delays = [backoff_delay(n, jitter=lambda: 0.5) for n in range(1, 40)]
+    assert delays[:4] == [30, 60, 120, 240]
+    assert delays == sorted(delays)
+    assert max(delays) == BACKOFF_CAP
+
+
+def test_backoff_jitter_stays_within_ten_percent():
+    for n in (1, 5, 20):
+        middle = backoff_delay(n, jitter=lambda: 0.5)
+        assert backoff_delay(n, jitter=lambda: 0.0) == pytest.approx(middle * 0.9)
+        assert middle < backoff_delay(n, jitter=lambda: 0.999) < middle * 1.1
+        assert all(0.9 * middle <= backoff_delay(n) < 1.1 * middle for _ in range(100))
+
+
+def test_backoff_gives_up_after_about_two_days():
+    # Attempt MAX_ATTEMPTS fails the job, so there are MAX_ATTEMPTS - 1 waits.
+    total = sum(backoff_delay(n, jitter=lambda: 0.5) for n in range(1, MAX_ATTEMPTS))
+    assert 44 * 3600 < total < 52 * 3600
+    lowest = sum(backoff_delay(n, jitter=lambda: 0.0) for n in range(1, MAX_ATTEMPTS))
+    assert lowest > 40 * 3600
+
+
+# The worker loop
+
+
+async def test_notify_wakes_an_idle_worker_long_before_its_next_poll(pool):
+    seen: asyncio.Queue[int] = asyncio.Queue()
+
+    async def handler(ctx, payload):
+        seen.put_nowait(payload["n"])
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        Worker(pool, registry(ping=handler), None, poll_interval=30).run(stop)
+    )
+    try:
+        await jobs.enqueue(pool, "ping", {"n": 1})
+        assert await asyncio.wait_for(seen.get(), 5) == 1
+        await asyncio.sleep(0.2)  # idle now: without a notification it would sleep for 30 s
+        async with pool.acquire() as conn, conn.transaction():
+            await jobs.enqueue(conn, "ping", {"n": 2})
+        assert await asyncio.wait_for(seen.get(), 2) == 2
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_a_slow_job_does_not_block_the_others(pool):
+    release = asyncio.Event()
+    fast_done: list[int] = []
+
+    async def slow(ctx, payload):
+        await release.wait()
+
+    async def fast(ctx, payload):
+        fast_done.append(payload["n"])
+
+    slow_id = await jobs.enqueue(pool, "slow", {})
+    await jobs.enqueue_many(pool, "fast", [{"n": n} for n in range(3)])
+    stop = asyncio.Event()
+    worker = Worker(pool, registry(slow=slow, fast=fast), None, concurrency=2)
+    task = asyncio.create_task(worker.run(stop))
+    try:
+
+        async def fast_ones_done() -> bool:
+            return sorted(fast_done) == [0, 1, 2]
+
+        await eventually(fast_ones_done)
+        assert await job(pool, slow_id) is not None
+        release.set()
+
+        async def all_done() -> bool:
+            return await jobs.count_pending(pool) == 0
+
+        await eventually(all_done)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_stopping_releases_jobs_that_outlive_the_grace_period(pool):
+    started = asyncio.Event()
+
+    async def stuck(ctx, payload):
+        started.set()
+        await asyncio.Event().wait()
+
+    job_id = await jobs.enqueue(pool, "stuck", {})
+    stop = asyncio.Event()
+    worker = Worker(pool, registry(stuck=stuck), None, shutdown_grace=0.05)
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(started.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+    row = await job(pool, job_id)
+    assert (row["locked_until"], row["last_error"]) == (None, "interrupted: the worker stopped")
+    assert row["due_in"] <= 0
+
+
+# In the server
+
+
+async def test_the_worker_runs_and_stops_with_the_app(aiohttp_client, config: Config, db_dsn):
+    client = await aiohttp_client(create_app(config, db_dsn, run_worker=True))
+    assert len(worker_tasks()) == 1
+    pool = client.server.app[POOL]
+    # No production handler serves this queue, so the running worker fails the job.
+    job_id = await jobs.enqueue(pool, "no-such-queue", {})
+
+    async def failed() -> bool:
+        return (await job(pool, job_id))["failed_at"] is not None
+
+    await eventually(failed)
+    await client.close()
+    assert worker_tasks() == []
+
+
+async def test_the_standalone_worker_runs_until_the_signal(config: Config, db_dsn, pool):
+    job_id = await jobs.enqueue(pool, "no-such-queue", {})
+
+    async def failed() -> bool:
+        return (await job(pool, job_id))["failed_at"] is not None
+
+    async def signal_once_the_job_is_handled() -> None:
+        await eventually(failed)
+
+    await asyncio.wait_for(
+        run_standalone_worker(config, db_dsn, signal_once_the_job_is_handled), 10
+    )
+    assert worker_tasks() == []
