@@ -79,11 +79,22 @@ async def create_token(
     )
 
 
-async def revoke_token(db: Executor, token_hash: str, application_id: int) -> bool:
+async def get_token(db: Executor, token_hash: str) -> asyncpg.Record | None:
+    """A token, live or revoked, and the application it was issued to (None: none)."""
+    return await db.fetchrow(
+        "SELECT id, application_id, user_id, revoked_at FROM oauth_access_tokens"
+        " WHERE token_hash = $1",
+        token_hash,
+    )
+
+
+async def revoke_token(db: Executor, token_hash: str, application_id: int | None) -> bool:
+    """Revoke a live token issued to `application_id` (None: to no application)."""
     result = await db.execute(
         """
         UPDATE oauth_access_tokens SET revoked_at = now()
-        WHERE token_hash = $1 AND application_id = $2 AND revoked_at IS NULL
+        WHERE token_hash = $1 AND application_id IS NOT DISTINCT FROM $2
+          AND revoked_at IS NULL
         """,
         token_hash,
         application_id,

@@ -1,5 +1,130 @@
-"""Placeholder: filled in by the module's owner."""
+"""Client applications: registering one (`POST /api/v1/apps`) and asking which one a token is."""
 
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
 from aiohttp import web
 
+from server.auth import authenticated, current, hash_secret
+from server.errors import not_found, unprocessable
+from server.json import json_response
+from server.params import Params, read_params
+from server.scopes import parse_scopes
+from server.state import POOL
+from storage import oauth as oauth_store
+
 routes = web.RouteTableDef()
+
+# The "redirect" of clients that cannot receive one: the code is shown for the user to paste.
+OOB_URI = "urn:ietf:wg:oauth:2.0:oob"
+
+MAX_NAME_LENGTH = 60
+MAX_URI_LENGTH = 2000
+# Schemes a browser would run or read locally instead of handing the code to a client.
+_UNSAFE_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob"})
+
+
+def _valid_redirect_uri(uri: str) -> bool:
+    """An absolute URI without a fragment; custom schemes (`app.example:/cb`) are fine."""
+    if uri == OOB_URI:
+        return True
+    if len(uri) > MAX_URI_LENGTH:
+        return False
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    if not parts.scheme or parts.scheme.lower() in _UNSAFE_SCHEMES or "#" in uri:
+        return False
+    if parts.scheme.lower() in ("http", "https"):
+        return bool(parts.hostname)
+    return bool(parts.netloc or parts.path)
+
+
+def _redirect_uris(params: Params) -> list[str]:
+    """`redirect_uris` as a list; clients send a newline- or space-separated string or a list."""
+    uris: list[str] = []
+    for item in params.list("redirect_uris"):
+        if not isinstance(item, str):
+            raise unprocessable("Redirect URI must be an absolute URI.")
+        for uri in item.split():
+            if uri not in uris:
+                uris.append(uri)
+    if not uris:
+        raise unprocessable("Redirect URI can't be blank")
+    if not all(_valid_redirect_uri(uri) for uri in uris):
+        raise unprocessable("Redirect URI must be an absolute URI.")
+    return uris
+
+
+def _website(params: Params) -> str | None:
+    website = params.str("website", max_length=MAX_URI_LENGTH) or None
+    if website is not None:
+        parts = urlsplit(website)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise unprocessable("Website is invalid")
+    return website
+
+
+def application_entity(app: asyncpg.Record) -> dict[str, Any]:
+    """Mastodon's Application entity, without credentials."""
+    return {
+        "id": str(app["id"]),
+        "name": app["name"],
+        "website": app["website"],
+        "scopes": list(app["scopes"]),
+        "redirect_uri": "\n".join(app["redirect_uris"]),
+        "redirect_uris": list(app["redirect_uris"]),
+    }
+
+
+@routes.post("/api/v1/apps")
+async def create_app(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    name = params.required_str("client_name", max_length=MAX_NAME_LENGTH)
+    redirect_uris = _redirect_uris(params)
+    raw_scopes = params.raw("scopes")
+    if raw_scopes is not None and not isinstance(raw_scopes, str | list):
+        raise unprocessable("Scopes doesn't match configured on the server.")
+    try:
+        scopes = parse_scopes(raw_scopes)
+    except ValueError:
+        raise unprocessable("Scopes doesn't match configured on the server.") from None
+    website = _website(params)
+
+    client_id = secrets.token_urlsafe(32)
+    client_secret = secrets.token_urlsafe(32)
+    app = await oauth_store.create_application(
+        request.app[POOL],
+        name=name,
+        website=website,
+        redirect_uris=redirect_uris,
+        scopes=scopes,
+        client_id=client_id,
+        client_secret_hash=hash_secret(client_secret),
+    )
+    return json_response(
+        {
+            **application_entity(app),
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "client_secret_expires_at": 0,
+        }
+    )
+
+
+@routes.get("/api/v1/apps/verify_credentials")
+@authenticated(None, user=False)
+async def verify_credentials(request: web.Request) -> web.Response:
+    """The application the token was issued to; any valid token may ask, whatever its scopes."""
+    auth = current(request)
+    app = None
+    if auth.application_id is not None:
+        app = await oauth_store.get_application(request.app[POOL], auth.application_id)
+    if app is None:
+        raise not_found("This token was not issued to an application")
+    return json_response(application_entity(app))
