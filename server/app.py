@@ -24,6 +24,7 @@ from server.api import (
     timelines,
 )
 from server.config import Config
+from server.cors import cors_middleware
 from server.errors import error_middleware
 from server.state import CONFIG, POOL, URLS
 from storage.db import connect, create_pool
@@ -63,7 +64,9 @@ def create_app(config: Config, dsn: str, *, run_worker: bool = False) -> web.App
 
     With `run_worker`, the background job worker runs inside the same process (`kith serve`).
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(
+        middlewares=[cors_middleware, error_middleware], client_max_size=MAX_REQUEST_BYTES
+    )
     app[CONFIG] = config
     app[URLS] = LocalUrls(config.base_url)
     app.cleanup_ctx.append(_database_context(dsn))

@@ -62,3 +62,29 @@ async def test_unknown_route_is_json_404(client):
     response = await client.get("/api/v1/nope")
     assert response.status == 404
     assert await response.json() == {"error": "Record not found"}
+
+
+async def test_cors_preflight_and_headers(client):
+    preflight = await client.options(
+        "/api/v1/apps",
+        headers={"Origin": "https://elk.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+
+    error = await client.get("/api/v1/nope", headers={"Origin": "https://elk.example"})
+    assert error.status == 404
+    assert error.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Link" in error.headers["Access-Control-Expose-Headers"]
+
+
+async def test_html_pages_get_no_cors_headers(client):
+    response = await client.get("/oauth/authorize")
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_static_files_are_served(client):
+    response = await client.get("/static/missing.png")
+    assert response.status == 200
+    assert (await response.read()).startswith(b"\x89PNG")
