@@ -1,5 +1,218 @@
-"""Placeholder: filled in by the module's owner."""
+"""The instance endpoints: what a client reads before and after signing in.
 
+`GET /api/v1/instance` and `/api/v2/instance` describe the server (version, limits, registration
+mode, rules, contact); `/api/v1/instance/rules` and `/api/v1/instance/peers` list the rules and
+the remote domains Kith knows. Like Mastodon, these ignore any token the client sends: a stale
+token must not stop a client from reading the version it needs to pick endpoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
 from aiohttp import web
 
+from federation import content
+from server.config import VERSION_STRING, Config
+from server.entities.accounts import DEFAULT_HEADER, render_account
+from server.json import json_response
+from server.state import CONFIG, POOL, URLS
+from storage import accounts as account_store
+from storage import instance as instance_store
+from storage.settings import get_setting
+
 routes = web.RouteTableDef()
+
+# The limits Kith advertises; the endpoints that accept statuses, media and polls enforce them.
+MAX_MEDIA_ATTACHMENTS = 4
+MAX_FEATURED_TAGS = 10
+MAX_PINNED_STATUSES = 5
+SUPPORTED_MIME_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"]
+IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
+IMAGE_MATRIX_LIMIT = 33_177_600  # 7680 x 4320 pixels
+MEDIA_DESCRIPTION_LIMIT = 1500
+POLL_LIMITS = {
+    "max_options": 4,
+    "max_characters_per_option": 50,
+    "min_expiration": 300,
+    "max_expiration": 2_629_746,
+}
+
+DEFAULT_TITLE = "Kith"
+DEFAULT_DESCRIPTION = "A small fediverse community that looks after its members."
+REGISTRATION_MODES = ("open", "approval", "closed")
+
+
+def registrations_mode(value: Any) -> str:
+    """The stored `registrations_mode`: unset means open; a value Kith does not know means
+    closed, as `POST /api/v1/accounts` treats it."""
+    if value is None:
+        return "open"
+    return value if value in REGISTRATION_MODES else "closed"
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """Everything both instance entities show, loaded once per request."""
+
+    domain: str
+    base_url: str
+    streaming_url: str
+    title: str
+    description: str
+    contact_email: str
+    registrations_mode: str
+    source_url: str
+    stats: asyncpg.Record
+    rules: list[dict[str, str]]
+    contact_account: dict[str, Any] | None
+
+    @property
+    def thumbnail(self) -> str:
+        return self.base_url + DEFAULT_HEADER
+
+
+async def _text(db: asyncpg.Connection, key: str, default: str) -> str:
+    """An `instance_settings` text value; unset, blank or not text gives `default`."""
+    value = await get_setting(db, key)
+    return value if isinstance(value, str) and value.strip() else default
+
+
+def render_rule(row: asyncpg.Record) -> dict[str, str]:
+    return {"id": str(row["id"]), "text": row["text"], "hint": row["hint"]}
+
+
+async def load_instance(app: web.Application) -> InstanceInfo:
+    config: Config = app[CONFIG]
+    async with app[POOL].acquire() as db:
+        contact_id = await instance_store.contact_account_id(db)
+        contact = await account_store.get_account(db, contact_id) if contact_id else None
+        return InstanceInfo(
+            domain=config.domain,
+            base_url=config.base_url,
+            streaming_url=("ws" if config.insecure_http else "wss") + "://" + config.domain,
+            title=await _text(db, "title", DEFAULT_TITLE),
+            description=await _text(db, "description", DEFAULT_DESCRIPTION),
+            contact_email=await _text(db, "contact_email", ""),
+            registrations_mode=registrations_mode(await get_setting(db, "registrations_mode")),
+            source_url=await _text(db, "source_url", ""),
+            stats=await instance_store.stats(db),
+            rules=[render_rule(row) for row in await instance_store.list_rules(db)],
+            contact_account=render_account(contact, app[URLS]) if contact else None,
+        )
+
+
+def _statuses_config() -> dict[str, int]:
+    return {
+        "max_characters": content.MAX_CHARACTERS,
+        "max_media_attachments": MAX_MEDIA_ATTACHMENTS,
+        "characters_reserved_per_url": content.CHARACTERS_PER_URL,
+    }
+
+
+def _media_config() -> dict[str, Any]:
+    # Images only: Kith has no video pipeline, so every video limit is zero.
+    return {
+        "supported_mime_types": SUPPORTED_MIME_TYPES,
+        "image_size_limit": IMAGE_SIZE_LIMIT,
+        "image_matrix_limit": IMAGE_MATRIX_LIMIT,
+        "video_size_limit": 0,
+        "video_frame_rate_limit": 0,
+        "video_matrix_limit": 0,
+    }
+
+
+def render_v1(info: InstanceInfo) -> dict[str, Any]:
+    """Mastodon's `V1::Instance` entity."""
+    return {
+        "uri": info.domain,
+        "title": info.title,
+        "short_description": info.description,
+        "description": info.description,
+        "email": info.contact_email,
+        "version": VERSION_STRING,
+        "urls": {"streaming_api": info.streaming_url},
+        "stats": {
+            "user_count": info.stats["user_count"],
+            "status_count": info.stats["status_count"],
+            "domain_count": info.stats["domain_count"],
+        },
+        "thumbnail": info.thumbnail,
+        "languages": ["en"],
+        "registrations": info.registrations_mode != "closed",
+        "approval_required": info.registrations_mode == "approval",
+        "invites_enabled": False,
+        "configuration": {
+            "accounts": {"max_featured_tags": MAX_FEATURED_TAGS},
+            "statuses": _statuses_config(),
+            "media_attachments": _media_config(),
+            "polls": dict(POLL_LIMITS),
+        },
+        "contact_account": info.contact_account,
+        "rules": info.rules,
+    }
+
+
+def render_v2(info: InstanceInfo) -> dict[str, Any]:
+    """Mastodon's `Instance` entity (API version 2, as of Mastodon 4.3)."""
+    return {
+        "domain": info.domain,
+        "title": info.title,
+        "version": VERSION_STRING,
+        "source_url": info.source_url,
+        "description": info.description,
+        "usage": {"users": {"active_month": info.stats["active_month"]}},
+        "thumbnail": {"url": info.thumbnail},
+        "languages": ["en"],
+        "configuration": {
+            "urls": {"streaming": info.streaming_url},
+            # Kith sends no Web Push notifications yet, so there is no VAPID key to offer.
+            "vapid": {"public_key": ""},
+            "accounts": {
+                "max_featured_tags": MAX_FEATURED_TAGS,
+                "max_pinned_statuses": MAX_PINNED_STATUSES,
+            },
+            "statuses": _statuses_config(),
+            "media_attachments": {
+                **_media_config(),
+                "description_limit": MEDIA_DESCRIPTION_LIMIT,
+            },
+            "polls": dict(POLL_LIMITS),
+            "translation": {"enabled": False},
+        },
+        "registrations": {
+            "enabled": info.registrations_mode != "closed",
+            "approval_required": info.registrations_mode == "approval",
+            "message": None,
+            "url": None,
+        },
+        "api_versions": {"mastodon": 2},
+        "contact": {"email": info.contact_email, "account": info.contact_account},
+        "rules": info.rules,
+    }
+
+
+# Mastodon.py asks for both versions with a trailing slash.
+@routes.get("/api/v1/instance")
+@routes.get("/api/v1/instance/")
+async def instance_v1(request: web.Request) -> web.Response:
+    return json_response(render_v1(await load_instance(request.app)))
+
+
+@routes.get("/api/v2/instance")
+@routes.get("/api/v2/instance/")
+async def instance_v2(request: web.Request) -> web.Response:
+    return json_response(render_v2(await load_instance(request.app)))
+
+
+@routes.get("/api/v1/instance/rules")
+async def rules(request: web.Request) -> web.Response:
+    rows = await instance_store.list_rules(request.app[POOL])
+    return json_response([render_rule(row) for row in rows])
+
+
+@routes.get("/api/v1/instance/peers")
+async def peers(request: web.Request) -> web.Response:
+    return json_response(await instance_store.list_peers(request.app[POOL]))

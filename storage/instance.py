@@ -1,0 +1,70 @@
+"""What the instance endpoints report: rules, statistics, known peers and the contact."""
+
+from __future__ import annotations
+
+import asyncpg
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+# Remote domains Kith knows an account of, without those silenced or suspended (directly or as
+# a subdomain of a blocked domain).
+_PEERS = """
+    SELECT d.domain FROM (
+        SELECT DISTINCT lower(domain) AS domain FROM accounts WHERE domain IS NOT NULL
+    ) d
+    WHERE NOT EXISTS (
+        SELECT 1 FROM domain_blocks b
+        WHERE b.severity IN ('silence', 'suspend')
+          AND (d.domain = lower(b.domain)
+               OR right(d.domain, length(b.domain) + 1) = '.' || lower(b.domain))
+    )
+"""
+
+# A member counts as active in a month when they signed in, used a token or posted in it.
+_ACTIVE_MONTH = """
+    SELECT count(*) FROM users u JOIN accounts a ON a.id = u.account_id
+    WHERE u.approved AND NOT u.disabled AND a.suspended_at IS NULL
+      AND (u.last_sign_in_at > now() - interval '30 days'
+           OR a.last_status_at > now() - interval '30 days'
+           OR EXISTS (
+               SELECT 1 FROM oauth_access_tokens t
+               WHERE t.user_id = u.id
+                 AND coalesce(t.last_used_at, t.created_at) > now() - interval '30 days'))
+"""
+
+
+async def list_rules(db: Executor) -> list[asyncpg.Record]:
+    return await db.fetch("SELECT id, text, hint FROM rules ORDER BY position, id")
+
+
+async def list_peers(db: Executor) -> list[str]:
+    """Every remote domain Kith knows an account of, except silenced or suspended ones."""
+    rows = await db.fetch(f"{_PEERS} ORDER BY d.domain")
+    return [row["domain"] for row in rows]
+
+
+async def stats(db: Executor) -> asyncpg.Record:
+    """`user_count`, `status_count`, `domain_count` and `active_month` in one round trip."""
+    return await db.fetchrow(
+        f"""
+        SELECT
+            (SELECT count(*) FROM users u JOIN accounts a ON a.id = u.account_id
+             WHERE u.approved AND NOT u.disabled AND a.suspended_at IS NULL) AS user_count,
+            (SELECT count(*) FROM statuses s
+             WHERE s.local AND s.deleted_at IS NULL) AS status_count,
+            (SELECT count(*) FROM ({_PEERS}) peers) AS domain_count,
+            ({_ACTIVE_MONTH}) AS active_month
+        """
+    )
+
+
+async def contact_account_id(db: Executor) -> int | None:
+    """The account of the first admin who can still sign in, if there is one."""
+    return await db.fetchval(
+        """
+        SELECT a.id FROM users u JOIN accounts a ON a.id = u.account_id
+        WHERE u.role = 'admin' AND u.approved AND NOT u.disabled AND a.suspended_at IS NULL
+        ORDER BY u.id
+        LIMIT 1
+        """
+    )
