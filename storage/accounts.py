@@ -6,6 +6,10 @@ from typing import Any
 
 import asyncpg
 
+from storage.pagination import Page
+from storage.statuses import STATUS_COLUMNS
+from storage.visibility import readable_by
+
 Executor = asyncpg.Pool | asyncpg.Connection
 
 # Columns a client-facing entity or a relationship needs; keys stay out of list queries.
@@ -187,3 +191,85 @@ async def update_user(db: Executor, user_id: int, changes: dict[str, Any]) -> No
 
 async def count_local_users(db: Executor) -> int:
     return await db.fetchval("SELECT count(*) FROM users")
+
+
+# Accounts others may see: not suspended and, when local, approved (Mastodon hides members
+# awaiting approval as if they did not exist).
+_VISIBLE = """
+    a.suspended_at IS NULL
+    AND (a.domain IS NOT NULL
+         OR coalesce((SELECT u.approved FROM users u WHERE u.account_id = a.id), true))
+"""
+
+
+async def get_visible_account(db: Executor, account_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1 AND {_VISIBLE}", account_id
+    )
+
+
+async def get_visible_account_by_username(
+    db: Executor, username: str, domain: str | None = None
+) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"""
+        SELECT {ACCOUNT_COLUMNS} FROM accounts a
+        WHERE lower(a.username) = lower($1) AND coalesce(lower(a.domain), '') = lower($2)
+          AND {_VISIBLE}
+        """,
+        username,
+        domain or "",
+    )
+
+
+async def staff_account_ids(db: Executor) -> list[int]:
+    """Admins and moderators who can sign in (they are told about new sign-ups)."""
+    rows = await db.fetch(
+        """
+        SELECT u.account_id FROM users u JOIN accounts a ON a.id = u.account_id
+        WHERE u.role IN ('admin', 'moderator') AND u.approved AND NOT u.disabled
+          AND a.suspended_at IS NULL
+        """
+    )
+    return [row["account_id"] for row in rows]
+
+
+async def list_account_statuses(
+    db: Executor,
+    account_id: int,
+    viewer_id: int | None,
+    page: Page,
+    *,
+    exclude_replies: bool = False,
+    exclude_reblogs: bool = False,
+    exclude_sensitive: bool = False,
+    tagged: str | None = None,
+) -> list[asyncpg.Record]:
+    """A profile's statuses the viewer may read, newest first.
+
+    `exclude_replies` keeps self-replies (threads), as Mastodon does.
+    """
+    where, args = page.where("s.id", 8)
+    rows = await db.fetch(
+        f"""
+        SELECT {STATUS_COLUMNS} FROM statuses s
+        WHERE s.account_id = $1 AND {readable_by("$2")} AND {where}
+          AND (NOT $4 OR s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)
+          AND (NOT $5 OR s.reblog_of_id IS NULL)
+          AND (NOT $6 OR NOT s.sensitive)
+          AND ($7::text IS NULL OR EXISTS (
+              SELECT 1 FROM statuses_tags st JOIN tags t ON t.id = st.tag_id
+              WHERE st.status_id = s.id AND lower(t.name) = lower($7)))
+        ORDER BY {page.order("s.id")}
+        LIMIT $3
+        """,
+        account_id,
+        viewer_id,
+        page.limit,
+        exclude_replies,
+        exclude_reblogs,
+        exclude_sensitive,
+        tagged,
+        *args,
+    )
+    return page.newest_first(rows)

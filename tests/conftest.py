@@ -4,8 +4,11 @@ a fresh copy of it for every test (CREATE DATABASE ... TEMPLATE takes millisecon
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -43,12 +46,20 @@ async def _build_template(server_dsn: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The embedded PostgreSQL for the whole session, with the migrated template database."""
-    server = start_embedded(tmp_path_factory.mktemp("postgres") / "data")
+def pg_server_dsn():
+    """The embedded PostgreSQL for the whole session, with the migrated template database.
+
+    Its data directory lives outside pytest's temporary tree: the cluster runs as the `pgserver`
+    system user when tests run as root, and pytest narrows the permissions of its tree whenever
+    another test run starts.
+    """
+    root = Path(tempfile.mkdtemp(prefix="kith-test-pg-"))
+    server = start_embedded(root / "data")
     dsn = server.get_uri()
     asyncio.run(_build_template(dsn))
-    return dsn
+    yield dsn
+    server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,5 +1,447 @@
-"""Placeholder: filled in by the module's owner."""
+"""Mastodon's accounts API: sign-up, one's own profile, profiles, their statuses and social graph,
+following, relationships and follow requests.
 
+Handlers parse and render; what following or editing a profile does lives in
+`federation.services` (shared with the ActivityPub inbox). Accounts that are suspended or await
+approval are "Record not found" to everyone, as in Mastodon.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
 from aiohttp import web
 
+from federation.services import follows, profiles
+from federation.services.accounts import (
+    EMAIL_RE,
+    RESERVED_USERNAMES,
+    USERNAME_RE,
+    create_local_account,
+)
+from federation.services.errors import ServiceError
+from federation.services.passwords import MAX_LENGTH, MIN_LENGTH
+from server.auth import authenticated, current, hash_secret, optional_auth, viewer_id
+from server.entities.accounts import render_account, render_credential_account
+from server.entities.relationships import render_relationship
+from server.entities.statuses import render_statuses
+from server.errors import ApiError, not_found
+from server.json import json_response
+from server.pagination import link_header, page_from
+from server.params import Params, parse_id, read_params
+from server.state import POOL, URLS
+from storage import accounts as account_store
+from storage import follows as follow_store
+from storage import notifications
+from storage import oauth as oauth_store
+from storage.pagination import Page
+from storage.settings import get_setting
+
 routes = web.RouteTableDef()
+
+ACCOUNTS_DEFAULT_LIMIT = 40
+ACCOUNTS_MAX_LIMIT = 80
+RELATIONSHIPS_MAX = 80
+REASON_MAX = 420
+USERNAME_MAX = 30
+LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+
+# `storage.follows.list_followers` and its kin.
+AccountLister = Callable[[asyncpg.Pool, int, Page], Awaitable[list[asyncpg.Record]]]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+async def _visible_account(request: web.Request) -> asyncpg.Record:
+    """The account named by the `{id}` in the path, or 404."""
+    account_id = parse_id(request.match_info["id"])
+    account = (
+        await account_store.get_visible_account(request.app[POOL], account_id)
+        if account_id is not None
+        else None
+    )
+    if account is None:
+        raise not_found()
+    return account
+
+
+async def _credential_account(request: web.Request) -> dict[str, Any]:
+    pool, auth = request.app[POOL], current(request)
+    account = await account_store.get_account(pool, auth.account_id)
+    user = await account_store.get_user_by_account(pool, auth.account_id)
+    if account is None or user is None:
+        raise not_found()
+    count = await follow_store.count_follow_requests(pool, auth.account_id)
+    return render_credential_account(account, user, request.app[URLS], follow_requests_count=count)
+
+
+async def _relationship(request: web.Request, target_id: int) -> web.Response:
+    rows = await follow_store.relationships(
+        request.app[POOL], current(request).account_id, [target_id], with_suspended=True
+    )
+    if not rows:
+        raise not_found()
+    return json_response(render_relationship(rows[0]))
+
+
+def _accounts_response(request: web.Request, rows: list[asyncpg.Record]) -> web.Response:
+    """Accounts from a `page_key`-paginated list, with the `Link` header."""
+    urls = request.app[URLS]
+    return json_response(
+        [render_account(row, urls) for row in rows],
+        headers=link_header(request, [row["page_key"] for row in rows]),
+    )
+
+
+def _strings(params: Params, name: str) -> list[str]:
+    values = params.list(name)
+    if not all(isinstance(value, str) for value in values):
+        raise ApiError(422, f"Validation failed: {name} must be a list of strings")
+    return values
+
+
+# -- one's own account ---------------------------------------------------------------------------
+
+
+@routes.get("/api/v1/accounts/verify_credentials")
+@authenticated("profile")
+async def verify_credentials(request: web.Request) -> web.Response:
+    return json_response(await _credential_account(request))
+
+
+def _field_pairs(params: Params) -> list[tuple[str, str]] | None:
+    """`fields_attributes` as a form (`[0][name]=...`), a JSON object or a JSON list."""
+    if "fields_attributes" not in params:
+        return None
+    pairs = []
+    for item in params.list("fields_attributes"):
+        if not isinstance(item, dict):
+            raise ApiError(422, "Validation failed: fields_attributes must hold objects")
+        field = Params(item)
+        pairs.append((field.str("name") or "", field.str("value") or ""))
+    return pairs
+
+
+@routes.patch("/api/v1/accounts/update_credentials")
+@routes.put("/api/v1/accounts/update_credentials")
+@authenticated("write:accounts")
+async def update_credentials(request: web.Request) -> web.Response:
+    """Avatar and header uploads are accepted and ignored until media storage exists."""
+    params = await read_params(request)
+    source = Params(params.dict("source") or {})
+    update = profiles.ProfileUpdate(
+        display_name=params.str("display_name"),
+        note=params.str("note"),
+        locked=params.bool("locked"),
+        bot=params.bool("bot"),
+        discoverable=params.bool("discoverable"),
+        indexable=params.bool("indexable"),
+        hide_collections=params.bool("hide_collections"),
+        fields=_field_pairs(params),
+        privacy=source.str("privacy"),
+        sensitive=source.bool("sensitive"),
+        language=source.str("language"),
+        local_only=source.bool("local_only"),
+    )
+    auth = current(request)
+    await profiles.update_profile(
+        request.app[POOL], request.app[URLS], auth.account_id, auth.user_id, update
+    )
+    return json_response(await _credential_account(request))
+
+
+# -- relationships and follow requests -----------------------------------------------------------
+
+
+@routes.get("/api/v1/accounts/relationships")
+@authenticated("read:follows")
+async def relationships(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    ids = [parse_id(value) for value in params.list("id")]
+    wanted = list(dict.fromkeys(i for i in ids if i is not None))[:RELATIONSHIPS_MAX]
+    rows = await follow_store.relationships(
+        request.app[POOL],
+        current(request).account_id,
+        wanted,
+        with_suspended=params.bool("with_suspended", False),
+    )
+    return json_response([render_relationship(row) for row in rows])
+
+
+@routes.get("/api/v1/follow_requests")
+@authenticated("read:follows")
+async def follow_requests(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    page = page_from(params, default=ACCOUNTS_DEFAULT_LIMIT, maximum=ACCOUNTS_MAX_LIMIT)
+    rows = await follow_store.list_follow_requests(
+        request.app[POOL], current(request).account_id, page
+    )
+    return _accounts_response(request, rows)
+
+
+def _requester_id(request: web.Request) -> int:
+    requester_id = parse_id(request.match_info["id"])
+    if requester_id is None:
+        raise not_found()
+    return requester_id
+
+
+@routes.post("/api/v1/follow_requests/{id}/authorize")
+@authenticated("write:follows")
+async def authorize_follow_request(request: web.Request) -> web.Response:
+    requester_id = _requester_id(request)
+    await follows.authorize_follow_request(
+        request.app[POOL], current(request).account_id, requester_id
+    )
+    return await _relationship(request, requester_id)
+
+
+@routes.post("/api/v1/follow_requests/{id}/reject")
+@authenticated("write:follows")
+async def reject_follow_request(request: web.Request) -> web.Response:
+    requester_id = _requester_id(request)
+    await follows.reject_follow_request(
+        request.app[POOL], current(request).account_id, requester_id
+    )
+    return await _relationship(request, requester_id)
+
+
+# -- profiles ------------------------------------------------------------------------------------
+
+
+@routes.get("/api/v1/accounts/lookup")
+@optional_auth("read:accounts")
+async def lookup(request: web.Request) -> web.Response:
+    """A local account by `user` or `user@this.domain`, or a remote one already known."""
+    params = await read_params(request)
+    username, _, domain = (params.str("acct") or "").strip().removeprefix("@").partition("@")
+    urls = request.app[URLS]
+    if domain.lower() == urls.domain.lower():
+        domain = ""
+    account = (
+        await account_store.get_visible_account_by_username(
+            request.app[POOL], username, domain or None
+        )
+        if username
+        else None
+    )
+    if account is None:
+        raise not_found()
+    return json_response(render_account(account, urls))
+
+
+@routes.get("/api/v1/accounts/{id}")
+@optional_auth("read:accounts")
+async def show(request: web.Request) -> web.Response:
+    account = await _visible_account(request)
+    return json_response(render_account(account, request.app[URLS]))
+
+
+@routes.get("/api/v1/accounts/{id}/statuses")
+@optional_auth("read:statuses")
+async def statuses(request: web.Request) -> web.Response:
+    account = await _visible_account(request)
+    params = await read_params(request)
+    page = page_from(params)
+    # Kith has no pinned statuses or media yet, so those filters match nothing.
+    if params.bool("pinned", False) or params.bool("only_media", False):
+        return json_response([])
+    pool, viewer = request.app[POOL], viewer_id(request)
+    rows = await account_store.list_account_statuses(
+        pool,
+        account["id"],
+        viewer,
+        page,
+        exclude_replies=params.bool("exclude_replies", False),
+        exclude_reblogs=params.bool("exclude_reblogs", False),
+        exclude_sensitive=params.bool("exclude_sensitive", False),
+        tagged=params.str("tagged") or None,
+    )
+    entities = await render_statuses(pool, rows, request.app[URLS], viewer)
+    return json_response(entities, headers=link_header(request, [row["id"] for row in rows]))
+
+
+async def _collection_hidden(request: web.Request, account: asyncpg.Record) -> bool:
+    """Mastodon hides a profile's followers and follows from everyone but the owner when
+    `hide_collections` is set, and from anyone the owner blocks."""
+    viewer = viewer_id(request)
+    if viewer == account["id"]:
+        return False
+    if account["hide_collections"]:
+        return True
+    return viewer is not None and await follow_store.is_blocking(
+        request.app[POOL], account["id"], viewer
+    )
+
+
+async def _collection(request: web.Request, lister: AccountLister) -> web.Response:
+    account = await _visible_account(request)
+    params = await read_params(request)
+    if await _collection_hidden(request, account):
+        return json_response([])
+    page = page_from(params, default=ACCOUNTS_DEFAULT_LIMIT, maximum=ACCOUNTS_MAX_LIMIT)
+    return _accounts_response(request, await lister(request.app[POOL], account["id"], page))
+
+
+@routes.get("/api/v1/accounts/{id}/followers")
+@optional_auth("read:accounts")
+async def followers(request: web.Request) -> web.Response:
+    return await _collection(request, follow_store.list_followers)
+
+
+@routes.get("/api/v1/accounts/{id}/following")
+@optional_auth("read:accounts")
+async def following(request: web.Request) -> web.Response:
+    return await _collection(request, follow_store.list_following)
+
+
+# -- following -----------------------------------------------------------------------------------
+
+
+@routes.post("/api/v1/accounts/{id}/follow")
+@authenticated("write:follows")
+async def follow(request: web.Request) -> web.Response:
+    account = await _visible_account(request)
+    params = await read_params(request)
+    await follows.follow(
+        request.app[POOL],
+        current(request).account_id,
+        account["id"],
+        reblogs=params.bool("reblogs"),
+        notify=params.bool("notify"),
+        languages=_strings(params, "languages") if "languages" in params else None,
+    )
+    return await _relationship(request, account["id"])
+
+
+@routes.post("/api/v1/accounts/{id}/unfollow")
+@authenticated("write:follows")
+async def unfollow(request: web.Request) -> web.Response:
+    account = await _visible_account(request)
+    await follows.unfollow(request.app[POOL], current(request).account_id, account["id"])
+    return await _relationship(request, account["id"])
+
+
+# -- sign-up -------------------------------------------------------------------------------------
+
+
+class _Errors:
+    """Validation failures in Mastodon's sign-up shape: one message and per-field details."""
+
+    def __init__(self) -> None:
+        self.details: dict[str, list[dict[str, str]]] = {}
+
+    def add(self, field: str, code: str, description: str) -> None:
+        self.details.setdefault(field, []).append({"error": code, "description": description})
+
+    def response(self) -> web.Response:
+        message = ", ".join(
+            f"{field.capitalize()} {error['description']}"
+            for field, errors in self.details.items()
+            for error in errors
+        )
+        return json_response(
+            {"error": f"Validation failed: {message}", "details": self.details}, status=422
+        )
+
+
+async def _registration_errors(pool: asyncpg.Pool, params: Params) -> _Errors:
+    errors = _Errors()
+    username = params.str("username") or ""
+    email = params.str("email") or ""
+    password = params.str("password") or ""
+    if not username:
+        errors.add("username", "ERR_BLANK", "can't be blank")
+    elif len(username) > USERNAME_MAX:
+        errors.add(
+            "username", "ERR_TOO_LONG", f"is too long (maximum is {USERNAME_MAX} characters)"
+        )
+    elif not USERNAME_RE.match(username):
+        errors.add("username", "ERR_INVALID", "must contain only letters, numbers and underscores")
+    elif username.lower() in RESERVED_USERNAMES:
+        errors.add("username", "ERR_RESERVED", "is reserved")
+    elif await account_store.username_taken(pool, username):
+        errors.add("username", "ERR_TAKEN", "has already been taken")
+    if not email:
+        errors.add("email", "ERR_BLANK", "can't be blank")
+    elif len(email) > 320 or not EMAIL_RE.match(email):
+        errors.add("email", "ERR_INVALID", "is invalid")
+    elif await account_store.email_taken(pool, email):
+        errors.add("email", "ERR_TAKEN", "has already been taken")
+    if not password:
+        errors.add("password", "ERR_BLANK", "can't be blank")
+    elif len(password) < MIN_LENGTH:
+        errors.add(
+            "password", "ERR_TOO_SHORT", f"is too short (minimum is {MIN_LENGTH} characters)"
+        )
+    elif len(password) > MAX_LENGTH:
+        errors.add("password", "ERR_TOO_LONG", f"is too long (maximum is {MAX_LENGTH} characters)")
+    if not params.bool("agreement", False):
+        errors.add("agreement", "ERR_ACCEPTED", "must be accepted")
+    if not LOCALE_RE.match(params.str("locale") or "en"):
+        errors.add("locale", "ERR_INCLUSION", "is not included in the list")
+    if len(params.str("reason") or "") > REASON_MAX:
+        errors.add("reason", "ERR_TOO_LONG", f"is too long (maximum is {REASON_MAX} characters)")
+    return errors
+
+
+@routes.post("/api/v1/accounts")
+@authenticated("write:accounts", user=False)
+async def register(request: web.Request) -> web.Response:
+    """Sign up through an app; returns the new member's token (with the app's scopes).
+
+    In `approval` mode the account waits for a moderator, and its token is refused until then.
+    """
+    pool, auth = request.app[POOL], current(request)
+    mode = await get_setting(pool, "registrations_mode") or "open"
+    if mode not in ("open", "approval"):
+        raise ApiError(403, "This action is not allowed")
+    params = await read_params(request)
+    errors = await _registration_errors(pool, params)
+    if errors.details:
+        return errors.response()
+    try:
+        user = await create_local_account(
+            pool,
+            request.app[URLS],
+            username=params.str("username"),
+            email=params.str("email"),
+            password=params.str("password"),
+            approved=mode == "open",
+            reason=params.str("reason") or "",
+            locale=params.str("locale") or "en",
+        )
+    except ServiceError as exc:  # lost a race for the username or e-mail
+        return json_response({"error": exc.message}, status=exc.status)
+
+    app = (
+        await oauth_store.get_application(pool, auth.application_id)
+        if auth.application_id is not None
+        else None
+    )
+    scopes = list(app["scopes"]) if app is not None else sorted(auth.scopes)
+    access_token = secrets.token_urlsafe(32)
+    token = await oauth_store.create_token(
+        pool,
+        token_hash=hash_secret(access_token),
+        application_id=auth.application_id,
+        user_id=user["id"],
+        scopes=scopes,
+    )
+    for staff_id in await account_store.staff_account_ids(pool):
+        await notifications.notify(
+            pool, account_id=staff_id, from_account_id=user["account_id"], type="admin.sign_up"
+        )
+    return json_response(
+        {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "scope": " ".join(scopes),
+            "created_at": int(token["created_at"].timestamp()),
+        }
+    )
