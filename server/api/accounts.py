@@ -39,7 +39,7 @@ from storage import follows as follow_store
 from storage import notifications
 from storage import oauth as oauth_store
 from storage.pagination import Page
-from storage.settings import get_setting
+from storage.settings import registrations_mode
 
 routes = web.RouteTableDef()
 
@@ -398,8 +398,8 @@ async def register(request: web.Request) -> web.Response:
     In `approval` mode the account waits for a moderator, and its token is refused until then.
     """
     pool, auth = request.app[POOL], current(request)
-    mode = await get_setting(pool, "registrations_mode") or "open"
-    if mode not in ("open", "approval"):
+    mode = await registrations_mode(pool)
+    if mode == "closed":
         raise ApiError(403, "This action is not allowed")
     params = await read_params(request)
     errors = await _registration_errors(pool, params)

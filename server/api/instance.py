@@ -21,7 +21,7 @@ from server.json import json_response
 from server.state import CONFIG, POOL, URLS
 from storage import accounts as account_store
 from storage import instance as instance_store
-from storage.settings import get_setting
+from storage.settings import get_setting, registrations_mode
 
 routes = web.RouteTableDef()
 
@@ -42,17 +42,6 @@ POLL_LIMITS = {
 
 DEFAULT_TITLE = "Kith"
 DEFAULT_DESCRIPTION = "A small fediverse community that looks after its members."
-REGISTRATION_MODES = ("open", "approval", "closed")
-
-
-def registrations_mode(value: Any) -> str:
-    """The stored `registrations_mode`: unset means open; a value Kith does not know means
-    closed, as `POST /api/v1/accounts` treats it."""
-    if value is None:
-        return "open"
-    return value if value in REGISTRATION_MODES else "closed"
-
-
 @dataclass(frozen=True)
 class InstanceInfo:
     """Everything both instance entities show, loaded once per request."""
@@ -96,7 +85,7 @@ async def load_instance(app: web.Application) -> InstanceInfo:
             title=await _text(db, "title", DEFAULT_TITLE),
             description=await _text(db, "description", DEFAULT_DESCRIPTION),
             contact_email=await _text(db, "contact_email", ""),
-            registrations_mode=registrations_mode(await get_setting(db, "registrations_mode")),
+            registrations_mode=await registrations_mode(db),
             source_url=await _text(db, "source_url", ""),
             stats=await instance_store.stats(db),
             rules=[render_rule(row) for row in await instance_store.list_rules(db)],
