@@ -1,9 +1,11 @@
-"""Statuses and what a rendered status needs of its neighbours (mentions, tags, interactions)."""
+"""Statuses: reading them with what a rendered status needs (mentions, tags, interactions),
+writing them, their favourites and reblogs, and walking their threads."""
 
 from __future__ import annotations
 
 import asyncpg
 
+from storage.pagination import Page
 from storage.visibility import readable_by
 
 Executor = asyncpg.Pool | asyncpg.Connection
@@ -97,3 +99,352 @@ async def viewer_interactions(
     for row in rows:
         found[row["kind"]].add(row["status_id"])
     return found
+
+
+# --- Writing statuses --------------------------------------------------------------------------
+
+
+async def next_id(db: Executor) -> int:
+    """A fresh snowflake, so a status's URI can name its id in the same INSERT."""
+    return await db.fetchval("SELECT kith_id()")
+
+
+async def insert_local_status(
+    db: Executor,
+    *,
+    status_id: int,
+    uri: str,
+    url: str,
+    account_id: int,
+    visibility: str,
+    content: str = "",
+    text: str = "",
+    spoiler_text: str = "",
+    sensitive: bool = False,
+    local_only: bool = False,
+    language: str | None = None,
+    application_id: int | None = None,
+    in_reply_to_id: int | None = None,
+    in_reply_to_account_id: int | None = None,
+    thread_root_id: int | None = None,
+    reblog_of_id: int | None = None,
+) -> asyncpg.Record:
+    return await db.fetchrow(
+        f"""
+        INSERT INTO statuses AS s (
+            id, uri, url, account_id, local, visibility, content, text, spoiler_text, sensitive,
+            local_only, language, application_id, in_reply_to_id, in_reply_to_account_id,
+            thread_root_id, reblog_of_id)
+        VALUES ($1, $2, $3, $4, true, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+        RETURNING {STATUS_COLUMNS}
+        """,
+        status_id,
+        uri,
+        url,
+        account_id,
+        visibility,
+        content,
+        text,
+        spoiler_text,
+        sensitive,
+        local_only,
+        language,
+        application_id,
+        in_reply_to_id,
+        in_reply_to_account_id,
+        thread_root_id,
+        reblog_of_id,
+    )
+
+
+async def lock_status(db: Executor, status_id: int) -> asyncpg.Record | None:
+    """A status that is not deleted, locked until the transaction ends (serialises reblogs)."""
+    return await db.fetchrow(
+        f"SELECT {STATUS_COLUMNS} FROM statuses s"
+        " WHERE s.id = $1 AND s.deleted_at IS NULL FOR UPDATE",
+        status_id,
+    )
+
+
+async def mentionable_accounts(
+    db: Executor, handles: list[tuple[str, str]]
+) -> list[asyncpg.Record]:
+    """Accounts matching `(username, domain)` handles, case-insensitively; domain "" is local.
+
+    Suspended accounts are left out: a mention of one stays plain text.
+    """
+    if not handles:
+        return []
+    return await db.fetch(
+        """
+        SELECT a.id, a.username, a.domain, a.url, a.uri
+        FROM unnest($1::text[], $2::text[]) AS h (username, domain)
+        JOIN accounts a ON lower(a.username) = lower(h.username)
+                       AND coalesce(lower(a.domain), '') = lower(h.domain)
+        WHERE a.suspended_at IS NULL
+        """,
+        [username for username, _ in handles],
+        [domain for _, domain in handles],
+    )
+
+
+async def insert_mentions(db: Executor, status_id: int, account_ids: list[int]) -> None:
+    await db.execute(
+        """
+        INSERT INTO mentions (status_id, account_id) SELECT $1, unnest($2::bigint[])
+        ON CONFLICT DO NOTHING
+        """,
+        status_id,
+        account_ids,
+    )
+
+
+async def mentioned_readers(db: Executor, status_id: int) -> list[int]:
+    """Mentioned accounts that may read the status (so not those blocking, or blocked by, its
+    author): the ones to notify."""
+    rows = await db.fetch(
+        f"""
+        SELECT m.account_id FROM mentions m JOIN statuses s ON s.id = m.status_id
+        WHERE m.status_id = $1 AND {readable_by("m.account_id")}
+        """,
+        status_id,
+    )
+    return [row["account_id"] for row in rows]
+
+
+async def adjust_counts(
+    db: Executor, status_id: int, *, replies: int = 0, reblogs: int = 0, favourites: int = 0
+) -> asyncpg.Record | None:
+    """Add to a status's counters (never below zero); return the updated status."""
+    return await db.fetchrow(
+        f"""
+        UPDATE statuses s SET replies_count = greatest(s.replies_count + $2, 0),
+                              reblogs_count = greatest(s.reblogs_count + $3, 0),
+                              favourites_count = greatest(s.favourites_count + $4, 0)
+        WHERE s.id = $1
+        RETURNING {STATUS_COLUMNS}
+        """,
+        status_id,
+        replies,
+        reblogs,
+        favourites,
+    )
+
+
+async def adjust_statuses_count(db: Executor, account_ids: list[int], delta: int) -> None:
+    """Add `delta` to each listed author's statuses_count (once per occurrence in the list).
+
+    Posting (a positive delta) also moves the author's `last_status_at`.
+    """
+    await db.execute(
+        """
+        UPDATE accounts a
+        SET statuses_count = greatest(a.statuses_count + $2 * c.n, 0),
+            last_status_at = CASE WHEN $2 > 0 THEN now() ELSE a.last_status_at END
+        FROM (SELECT id, count(*) AS n FROM unnest($1::bigint[]) AS id GROUP BY id) AS c
+        WHERE a.id = c.id
+        """,
+        account_ids,
+        delta,
+    )
+
+
+async def idempotent_status(
+    db: Executor, account_id: int, key: str, window_hours: int
+) -> asyncpg.Record | None:
+    """The live status an earlier request with this Idempotency-Key created, if recent.
+
+    Takes a transaction-scoped lock on (account, key) first, so that two concurrent requests
+    with the same key cannot both create a status. Call it inside a transaction.
+    """
+    await db.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::bigint || ':' || $2, 0))",
+        account_id,
+        key,
+    )
+    return await db.fetchrow(
+        f"""
+        SELECT {STATUS_COLUMNS} FROM idempotency_keys k JOIN statuses s ON s.id = k.status_id
+        WHERE k.account_id = $1 AND k.key = $2 AND s.deleted_at IS NULL
+          AND k.created_at > now() - make_interval(hours => $3)
+        """,
+        account_id,
+        key,
+        window_hours,
+    )
+
+
+async def remember_idempotency_key(db: Executor, account_id: int, key: str, status_id: int) -> None:
+    await db.execute(
+        """
+        INSERT INTO idempotency_keys (account_id, key, status_id) VALUES ($1, $2, $3)
+        ON CONFLICT (account_id, key)
+            DO UPDATE SET status_id = excluded.status_id, created_at = now()
+        """,
+        account_id,
+        key,
+        status_id,
+    )
+
+
+async def mark_deleted(db: Executor, status_id: int) -> asyncpg.Record | None:
+    """Soft-delete a status; None when it was already gone."""
+    return await db.fetchrow(
+        f"""
+        UPDATE statuses s SET deleted_at = now()
+        WHERE s.id = $1 AND s.deleted_at IS NULL
+        RETURNING {STATUS_COLUMNS}
+        """,
+        status_id,
+    )
+
+
+async def mark_reblogs_deleted(db: Executor, status_id: int) -> list[asyncpg.Record]:
+    """Soft-delete every live reblog of a status; return them."""
+    return await db.fetch(
+        f"""
+        UPDATE statuses s SET deleted_at = now()
+        WHERE s.reblog_of_id = $1 AND s.deleted_at IS NULL
+        RETURNING {STATUS_COLUMNS}
+        """,
+        status_id,
+    )
+
+
+async def forget_statuses(db: Executor, status_ids: list[int]) -> None:
+    """Take deleted statuses out of home feeds and drop the notifications about them."""
+    await db.execute("DELETE FROM home_feed WHERE status_id = ANY($1::bigint[])", status_ids)
+    await db.execute("DELETE FROM notifications WHERE status_id = ANY($1::bigint[])", status_ids)
+
+
+# --- Favourites and reblogs --------------------------------------------------------------------
+
+
+async def reblog_by(db: Executor, account_id: int, status_id: int) -> asyncpg.Record | None:
+    """The account's live reblog of a status, if any."""
+    return await db.fetchrow(
+        f"""
+        SELECT {STATUS_COLUMNS} FROM statuses s
+        WHERE s.reblog_of_id = $2 AND s.account_id = $1 AND s.deleted_at IS NULL
+        """,
+        account_id,
+        status_id,
+    )
+
+
+async def insert_favourite(db: Executor, account_id: int, status_id: int) -> bool:
+    """Favourite a status; False when the account already had."""
+    created = await db.fetchval(
+        """
+        INSERT INTO favourites (account_id, status_id) VALUES ($1, $2)
+        ON CONFLICT (account_id, status_id) DO NOTHING
+        RETURNING id
+        """,
+        account_id,
+        status_id,
+    )
+    return created is not None
+
+
+async def delete_favourite(db: Executor, account_id: int, status_id: int) -> bool:
+    """Undo a favourite; False when there was none."""
+    deleted = await db.fetchval(
+        "DELETE FROM favourites WHERE account_id = $1 AND status_id = $2 RETURNING id",
+        account_id,
+        status_id,
+    )
+    return deleted is not None
+
+
+async def favourited_by(db: Executor, status_id: int, page: Page) -> list[asyncpg.Record]:
+    """Who favourited a status (`account_id`), newest favourite first; `page_key` is the
+    favourite's id."""
+    condition, args = page.where("f.id", 2)
+    rows = await db.fetch(
+        f"""
+        SELECT f.id AS page_key, a.id AS account_id
+        FROM favourites f JOIN accounts a ON a.id = f.account_id
+        WHERE f.status_id = $1 AND a.suspended_at IS NULL AND {condition}
+        ORDER BY {page.order("f.id")}
+        LIMIT {int(page.limit)}
+        """,
+        status_id,
+        *args,
+    )
+    return page.newest_first(rows)
+
+
+async def reblogged_by(
+    db: Executor, status_id: int, viewer_id: int | None, page: Page
+) -> list[asyncpg.Record]:
+    """Who boosted a status (`account_id`) in a boost the viewer may see, newest first;
+    `page_key` is the boost's id (a followers-only boost is listed only to those who could read
+    it)."""
+    condition, args = page.where("s.id", 3)
+    rows = await db.fetch(
+        f"""
+        SELECT s.id AS page_key, a.id AS account_id
+        FROM statuses s JOIN accounts a ON a.id = s.account_id
+        WHERE s.reblog_of_id = $1 AND a.suspended_at IS NULL AND {readable_by("$2")}
+          AND {condition}
+        ORDER BY {page.order("s.id")}
+        LIMIT {int(page.limit)}
+        """,
+        status_id,
+        viewer_id,
+        *args,
+    )
+    return page.newest_first(rows)
+
+
+# --- Threads -----------------------------------------------------------------------------------
+
+
+async def ancestors(
+    db: Executor, status: asyncpg.Record, viewer_id: int | None, limit: int
+) -> list[asyncpg.Record]:
+    """The statuses `status` replies to, up the chain, that the viewer may read; oldest first."""
+    if status["in_reply_to_id"] is None:
+        return []
+    return await db.fetch(
+        f"""
+        WITH RECURSIVE chain (id, parent_id, depth) AS (
+            SELECT id, in_reply_to_id, 1 FROM statuses WHERE id = $1
+            UNION ALL
+            SELECT p.id, p.in_reply_to_id, c.depth + 1
+            FROM chain c JOIN statuses p ON p.id = c.parent_id
+            WHERE c.depth < $3
+        )
+        SELECT {STATUS_COLUMNS} FROM chain c JOIN statuses s ON s.id = c.id
+        WHERE {readable_by("$2")}
+        ORDER BY c.depth DESC
+        """,
+        status["in_reply_to_id"],
+        viewer_id,
+        limit,
+    )
+
+
+async def descendants(
+    db: Executor, status_id: int, viewer_id: int | None, limit: int
+) -> list[asyncpg.Record]:
+    """Replies to a status, and replies to those, that the viewer may read, in thread order
+    (depth first, each branch oldest first)."""
+    return await db.fetch(
+        f"""
+        WITH RECURSIVE tree (id, path) AS (
+            SELECT id, ARRAY[id] FROM statuses WHERE in_reply_to_id = $1
+            UNION ALL
+            SELECT r.id, t.path || r.id
+            FROM tree t JOIN statuses r ON r.in_reply_to_id = t.id
+            WHERE cardinality(t.path) < $3 AND r.id <> ALL (t.path)
+        )
+        SELECT {STATUS_COLUMNS} FROM tree t JOIN statuses s ON s.id = t.id
+        WHERE {readable_by("$2")}
+        ORDER BY t.path
+        LIMIT $3
+        """,
+        status_id,
+        viewer_id,
+        limit,
+    )

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from federation.content import tag_path
 from federation.urls import LocalUrls
 from server.entities.accounts import acct, render_account
 from server.entities.common import iso
@@ -26,8 +27,14 @@ async def render_statuses(
     rows: list[asyncpg.Record],
     urls: LocalUrls,
     viewer_id: int | None,
+    *,
+    source: bool = False,
 ) -> list[dict[str, Any]]:
-    """Render `rows` in order, each with its boosted original embedded as `reblog`."""
+    """Render `rows` in order, each with its boosted original embedded as `reblog`.
+
+    With `source`, each top-level status also carries the `text` its author typed (Mastodon sends
+    it when a status is deleted, so that a client can redraft it).
+    """
     if not rows:
         return []
     reblog_ids = [r["reblog_of_id"] for r in rows if r["reblog_of_id"] is not None]
@@ -48,7 +55,7 @@ async def render_statuses(
         )
     tags: dict[int, list[dict[str, str]]] = defaultdict(list)
     for t in await status_store.tags_of(db, status_ids):
-        tags[t["status_id"]].append({"name": t["name"], "url": urls.tag(t["name"].lower())})
+        tags[t["status_id"]].append({"name": t["name"], "url": urls.tag(tag_path(t["name"]))})
     app_ids = [s["application_id"] for s in everything if s["application_id"] is not None]
     applications = await status_store.applications_of(db, app_ids) if app_ids else {}
     interactions = (
@@ -98,6 +105,8 @@ async def render_statuses(
     result = []
     for row in rows:
         entity = one(row)
+        if source:
+            entity["text"] = row["text"]
         original = originals.get(row["reblog_of_id"]) if row["reblog_of_id"] else None
         if original is not None:
             entity["reblog"] = one(original)
@@ -109,9 +118,14 @@ async def render_statuses(
 
 
 async def render_status(
-    db: Executor, row: asyncpg.Record, urls: LocalUrls, viewer_id: int | None
+    db: Executor,
+    row: asyncpg.Record,
+    urls: LocalUrls,
+    viewer_id: int | None,
+    *,
+    source: bool = False,
 ) -> dict[str, Any]:
-    return (await render_statuses(db, [row], urls, viewer_id))[0]
+    return (await render_statuses(db, [row], urls, viewer_id, source=source))[0]
 
 
 def _id_or_none(value: int | None) -> str | None:
