@@ -42,6 +42,8 @@ POLL_LIMITS = {
 
 DEFAULT_TITLE = "Kith"
 DEFAULT_DESCRIPTION = "A small fediverse community that looks after its members."
+
+
 @dataclass(frozen=True)
 class InstanceInfo:
     """Everything both instance entities show, loaded once per request."""
