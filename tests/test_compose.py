@@ -152,7 +152,8 @@ def test_dockerfile_builds_a_non_root_kith_image():
 
 def test_dockerignore_keeps_what_pip_install_needs():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    packages = {name.split(".")[0] for name in pyproject["tool"]["setuptools"]["packages"]}
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in include}
     needed = sorted(packages | {"pyproject.toml", "README.md"})
     patterns = [
         line.strip()
