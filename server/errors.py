@@ -54,6 +54,9 @@ _REASONS = {
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     try:
+        if "\x00" in request.path:
+            # PostgreSQL text cannot hold NUL: no path containing one names anything.
+            raise ApiError(404, "Record not found")
         return await handler(request)
     except ApiError as exc:
         return json_response(exc.body(), status=exc.status)

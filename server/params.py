@@ -151,6 +151,20 @@ def parse_id(value: Any) -> int | None:
     return None
 
 
+def _reject_nul(value: Any) -> None:
+    """PostgreSQL text cannot hold NUL; refuse it here rather than fail in a query."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ApiError(400, "Request parameters must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key)
+            _reject_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _reject_nul(item)
+
+
 async def read_params(request: web.Request) -> Params:
     """Merge the query string and the body (JSON, urlencoded or multipart) into `Params`."""
     data: dict[str, Any] = {}
@@ -182,4 +196,5 @@ async def read_params(request: web.Request) -> Params:
                     data[key] = value  # an uploaded file
         elif ctype not in ("", "application/octet-stream", "text/plain"):
             raise ApiError(415, f"Unsupported content type {ctype}")
+    _reject_nul(data)
     return Params(data)

@@ -85,8 +85,12 @@ def config(tmp_path) -> Config:
 
 
 @pytest.fixture
-async def client(aiohttp_client, config: Config, db_dsn: str):
-    """A test client of a Kith app with its own fresh database."""
+async def client(db_dsn: str, config: Config, aiohttp_client):
+    """A test client of a Kith app with its own fresh database.
+
+    `db_dsn` comes first so that it is set up first and torn down last, after aiohttp_client has
+    closed the app and its pool.
+    """
     return await aiohttp_client(create_app(config, db_dsn))
 
 

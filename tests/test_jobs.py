@@ -337,7 +337,7 @@ async def test_stopping_releases_jobs_that_outlive_the_grace_period(pool):
 # In the server
 
 
-async def test_the_worker_runs_and_stops_with_the_app(aiohttp_client, config: Config, db_dsn):
+async def test_the_worker_runs_and_stops_with_the_app(db_dsn, config: Config, aiohttp_client):
     client = await aiohttp_client(create_app(config, db_dsn, run_worker=True))
     assert len(worker_tasks()) == 1
     pool = client.server.app[POOL]
