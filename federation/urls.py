@@ -13,6 +13,9 @@ class LocalUrls:
     def domain(self) -> str:
         return self.base_url.split("://", 1)[1]
 
+    def instance_actor(self) -> str:
+        return f"{self.base_url}/actor"
+
     def actor(self, username: str) -> str:
         return f"{self.base_url}/users/{username}"
 

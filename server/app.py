@@ -11,8 +11,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.abc import AbstractResolver
 
 import web as web_package
+from federation.context import Federation
+from federation.endpoints import actors, inbox, nodeinfo, webfinger
+from federation.http import create_client_session
+from federation.instance_actor import ensure_instance_actor
 from federation.urls import LocalUrls
 from server.api import (
     accounts,
@@ -23,10 +28,10 @@ from server.api import (
     statuses,
     timelines,
 )
-from server.config import Config
+from server.config import VERSION, Config
 from server.cors import cors_middleware
 from server.errors import error_middleware
-from server.state import CONFIG, POOL, URLS
+from server.state import CONFIG, FEDERATION, POOL, URLS
 from storage.db import connect, create_pool
 from storage.embedded import start_embedded
 from storage.migrate import migrate
@@ -49,20 +54,51 @@ async def prepare_database(dsn: str) -> list[str]:
         return await migrate(conn)
 
 
+def user_agent(config: Config) -> str:
+    return f"Kith/{VERSION} (+{config.base_url}/)"
+
+
 def _database_context(dsn: str):
     async def database(app: web.Application) -> AsyncIterator[None]:
         await prepare_database(dsn)
         app[POOL] = await create_pool(dsn)
+        await ensure_instance_actor(app[POOL], app[URLS])
         yield
         await app[POOL].close()
 
     return database
 
 
-def create_app(config: Config, dsn: str, *, run_worker: bool = False) -> web.Application:
+def _federation_context(resolver: AbstractResolver | None):
+    async def federation(app: web.Application) -> AsyncIterator[None]:
+        config = app[CONFIG]
+        async with create_client_session(
+            user_agent=user_agent(config),
+            allow_private_addresses=config.allow_private_addresses,
+            resolver=resolver,
+        ) as http:
+            app[FEDERATION] = Federation(
+                pool=app[POOL],
+                urls=app[URLS],
+                http=http,
+                allow_private_addresses=config.allow_private_addresses,
+            )
+            yield
+
+    return federation
+
+
+def create_app(
+    config: Config,
+    dsn: str,
+    *,
+    run_worker: bool = False,
+    resolver: AbstractResolver | None = None,
+) -> web.Application:
     """An application serving `config.domain` from the database at `dsn`.
 
     With `run_worker`, the background job worker runs inside the same process (`kith serve`).
+    `resolver` replaces DNS for outgoing requests (tests map peer host names to loopback ports).
     """
     app = web.Application(
         middlewares=[cors_middleware, error_middleware], client_max_size=MAX_REQUEST_BYTES
@@ -70,11 +106,14 @@ def create_app(config: Config, dsn: str, *, run_worker: bool = False) -> web.App
     app[CONFIG] = config
     app[URLS] = LocalUrls(config.base_url)
     app.cleanup_ctx.append(_database_context(dsn))
+    app.cleanup_ctx.append(_federation_context(resolver))
     if run_worker:
         from server.worker import worker_context
 
         app.cleanup_ctx.append(worker_context)
     for module in (apps, oauth, accounts, statuses, timelines, notifications, instance):
+        app.add_routes(module.routes)
+    for module in (webfinger, nodeinfo, actors, inbox):
         app.add_routes(module.routes)
     app.router.add_static("/static/", Path(web_package.__file__).parent / "static")
     return app

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from federation.context import Federation
 from federation.urls import LocalUrls
 from server.config import Config
 
 CONFIG = web.AppKey("config", Config)
 POOL = web.AppKey("pool", asyncpg.Pool)
 URLS = web.AppKey("urls", LocalUrls)
+FEDERATION = web.AppKey("federation", Federation)

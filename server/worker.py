@@ -6,15 +6,18 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
-import asyncpg
 from aiohttp import web
 
+from federation import delivery, inbox
+from federation.context import Federation
+from federation.http import create_client_session
+from federation.instance_actor import ensure_instance_actor
 from federation.jobs import Registry, Worker
-from server.app import prepare_database
+from federation.urls import LocalUrls
+from server.app import prepare_database, user_agent
 from server.config import Config
-from server.state import CONFIG, POOL
+from server.state import FEDERATION
 from storage.db import create_pool
 
 log = logging.getLogger(__name__)
@@ -22,23 +25,21 @@ log = logging.getLogger(__name__)
 CONCURRENCY = 8
 
 
-@dataclass(frozen=True)
-class JobContext:
-    """What every job handler receives as `ctx`."""
-
-    config: Config
-    pool: asyncpg.Pool
-
-
 def build_registry() -> Registry:
-    """The production job handlers; each feature that queues jobs registers its handler here."""
-    return Registry()
+    """The production job handlers; each feature that queues jobs registers its handler here.
+
+    Every handler receives the process's `Federation` as its context.
+    """
+    registry = Registry()
+    inbox.register(registry)
+    delivery.register(registry)
+    return registry
 
 
 @asynccontextmanager
-async def running_worker(config: Config, pool: asyncpg.Pool) -> AsyncIterator[asyncio.Task[None]]:
+async def running_worker(federation: Federation) -> AsyncIterator[asyncio.Task[None]]:
     """Run a worker in a background task for the duration of the block, then stop it."""
-    worker = Worker(pool, build_registry(), JobContext(config, pool), concurrency=CONCURRENCY)
+    worker = Worker(federation.pool, build_registry(), federation, concurrency=CONCURRENCY)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop), name="kith-worker")
     log.info("job worker %s started", worker.worker_id)
@@ -52,7 +53,7 @@ async def running_worker(config: Config, pool: asyncpg.Pool) -> AsyncIterator[as
 
 async def worker_context(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: runs the worker on the app's pool, so it must follow the database context."""
-    async with running_worker(app[CONFIG], app[POOL]):
+    async with running_worker(app[FEDERATION]):
         yield
 
 
@@ -63,8 +64,16 @@ async def run_standalone_worker(
     await prepare_database(dsn)
     # A connection for each running job, one held by the LISTEN, one to claim with.
     pool = await create_pool(dsn, max_size=CONCURRENCY + 2)
+    urls = LocalUrls(config.base_url)
     try:
-        async with running_worker(config, pool) as task:
+        await ensure_instance_actor(pool, urls)
+        async with (
+            create_client_session(
+                user_agent=user_agent(config),
+                allow_private_addresses=config.allow_private_addresses,
+            ) as http,
+            running_worker(Federation(pool, urls, http, config.allow_private_addresses)) as task,
+        ):
             signal = asyncio.ensure_future(wait_for_signal())
             try:
                 await asyncio.wait({signal, task}, return_when=asyncio.FIRST_COMPLETED)

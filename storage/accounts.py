@@ -32,13 +32,17 @@ async def insert_local_account(
     public_key_pem: str,
     private_key_pem: str,
     actor_type: str = "Person",
-) -> asyncpg.Record:
+    on_conflict_do_nothing: bool = False,
+) -> asyncpg.Record | None:
+    """Insert a local actor; with `on_conflict_do_nothing`, None when it already exists."""
+    conflict = "ON CONFLICT DO NOTHING" if on_conflict_do_nothing else ""
     return await db.fetchrow(
-        """
+        f"""
         INSERT INTO accounts (username, domain, uri, url, actor_type, inbox_url, outbox_url,
                               shared_inbox_url, followers_url, following_url, featured_url,
                               public_key_id, public_key_pem, private_key_pem)
         VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        {conflict}
         RETURNING *
         """,
         username,
@@ -128,6 +132,11 @@ async def get_account_by_username(
 
 async def get_local_account_with_keys(db: Executor, account_id: int) -> asyncpg.Record | None:
     return await db.fetchrow("SELECT * FROM accounts WHERE id = $1 AND domain IS NULL", account_id)
+
+
+async def get_local_account_by_uri(db: Executor, uri: str) -> asyncpg.Record | None:
+    """A local actor with its keys, by ActivityPub id."""
+    return await db.fetchrow("SELECT * FROM accounts WHERE uri = $1 AND domain IS NULL", uri)
 
 
 async def get_user_by_login(db: Executor, login: str) -> asyncpg.Record | None:

@@ -142,3 +142,13 @@ def make_member(client):
         return Member(username, user["account_id"], user["id"], token)
 
     return make
+
+
+@pytest.fixture
+async def network(pg_server_dsn: str, tmp_path):
+    """Start Kith instances that federate over loopback: `await network.start("alpha.test")`."""
+    from tests.federation_harness import Network
+
+    net = Network(pg_server_dsn, TEMPLATE_DB, tmp_path)
+    yield net
+    await net.close()

@@ -1,0 +1,24 @@
+"""What federation code needs at run time, gathered in one object.
+
+Handlers of the inbox, delivery jobs and fetches receive a `Federation`; it is built once per
+process by the composition root (`server/app.py` for the web process, `server/worker.py` for the
+worker) and holds no global state of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+import asyncpg
+
+from federation.urls import LocalUrls
+
+
+@dataclass
+class Federation:
+    pool: asyncpg.Pool
+    urls: LocalUrls
+    http: aiohttp.ClientSession
+    # Tests run every instance on loopback; production refuses private addresses.
+    allow_private_addresses: bool = False
