@@ -7,11 +7,12 @@ worker) and holds no global state of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import asyncpg
 
+from federation.keycache import KeyCache
 from federation.urls import LocalUrls
 
 
@@ -22,3 +23,5 @@ class Federation:
     http: aiohttp.ClientSession
     # Tests run every instance on loopback; production refuses private addresses.
     allow_private_addresses: bool = False
+    # Parsed keys, so no request parses a PEM; the database stays the source of truth.
+    keys: KeyCache = field(default_factory=KeyCache)
