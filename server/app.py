@@ -25,6 +25,7 @@ from server.api import (
     instance,
     notifications,
     oauth,
+    status_edits,
     statuses,
     timelines,
 )
@@ -111,7 +112,16 @@ def create_app(
         from server.worker import worker_context
 
         app.cleanup_ctx.append(worker_context)
-    for module in (apps, oauth, accounts, statuses, timelines, notifications, instance):
+    for module in (
+        apps,
+        oauth,
+        accounts,
+        statuses,
+        status_edits,
+        timelines,
+        notifications,
+        instance,
+    ):
         app.add_routes(module.routes)
     for module in (webfinger, nodeinfo, actors, inbox):
         app.add_routes(module.routes)

@@ -13,6 +13,7 @@ import re
 import asyncpg
 
 from federation import content
+from federation.services.composition import compose
 from federation.services.errors import invalid, not_found
 from federation.urls import LocalUrls
 from storage import accounts as account_store
@@ -53,7 +54,7 @@ async def create_status(
     """
     text = text.strip()
     spoiler_text = spoiler_text.strip()
-    _check(text, spoiler_text, visibility)
+    check_text(text, spoiler_text, visibility)
     async with pool.acquire() as conn, conn.transaction():
         if idempotency_key:
             earlier = await status_store.idempotent_status(
@@ -65,14 +66,7 @@ async def create_status(
         if author is None or author["domain"] is not None:
             raise not_found("Account not found")
         parent = await _reply_target(conn, in_reply_to_id, author_id)
-        mentioned = await _mentioned_accounts(conn, urls, text)
-
-        def resolve(username: str, domain: str | None) -> content.Mentioned | None:
-            account = mentioned.get(_handle_key(urls, username, domain))
-            if account is None:
-                return None
-            return content.Mentioned(account["url"] or account["uri"], account["username"])
-
+        composed = await compose(conn, urls, text)
         status_id = await status_store.next_id(conn)
         status = await status_store.insert_local_status(
             conn,
@@ -81,24 +75,20 @@ async def create_status(
             url=urls.status_page(author["username"], status_id),
             account_id=author_id,
             visibility=visibility,
-            content=content.to_html(
-                text,
-                resolve_mention=resolve,
-                tag_url=lambda name: urls.tag(content.tag_path(name)),
-            ),
+            content=composed.html,
             text=text,
             spoiler_text=spoiler_text,
             sensitive=sensitive or bool(spoiler_text),
             local_only=local_only or (parent is not None and parent["local_only"]),
-            language=language if language and _LANGUAGE.match(language) else None,
+            language=valid_language(language),
             application_id=application_id,
             in_reply_to_id=parent["id"] if parent else None,
             in_reply_to_account_id=parent["account_id"] if parent else None,
             thread_root_id=(parent["thread_root_id"] or parent["id"]) if parent else None,
         )
-        mentioned_ids = list(dict.fromkeys(account["id"] for account in mentioned.values()))
+        mentioned_ids = composed.mentioned_ids
         await status_store.insert_mentions(conn, status_id, mentioned_ids)
-        tags = await tag_store.upsert_tags(conn, content.hashtags_in(text))
+        tags = await tag_store.upsert_tags(conn, composed.tags)
         await tag_store.attach_tags(conn, status_id, [tag["id"] for tag in tags])
         if parent is not None and visibility in DISTRIBUTABLE:
             await status_store.adjust_counts(conn, parent["id"], replies=1)
@@ -159,7 +149,13 @@ async def discard_status(conn: asyncpg.Connection, status_id: int) -> asyncpg.Re
     return status
 
 
-def _check(text: str, spoiler_text: str, visibility: str) -> None:
+def valid_language(language: str | None) -> str | None:
+    """An ISO 639 language code, or None for anything else (Mastodon ignores bad codes)."""
+    return language if language and _LANGUAGE.match(language) else None
+
+
+def check_text(text: str, spoiler_text: str, visibility: str) -> None:
+    """Refuse an unknown visibility, blank text, or text over the character limit."""
     if visibility not in VISIBILITIES:
         raise invalid(f"visibility must be one of {', '.join(VISIBILITIES)}")
     if not text:
@@ -181,19 +177,3 @@ async def _reply_target(
     if parent is None:
         raise not_found(REPLY_NOT_FOUND)
     return parent
-
-
-def _handle_key(urls: LocalUrls, username: str, domain: str | None) -> tuple[str, str]:
-    """A mention's lookup key: lower-case username and domain, "" for this server."""
-    domain = (domain or "").lower()
-    return username.lower(), "" if domain == urls.domain.lower() else domain
-
-
-async def _mentioned_accounts(
-    conn: asyncpg.Connection, urls: LocalUrls, text: str
-) -> dict[tuple[str, str], asyncpg.Record]:
-    """The known accounts `text` mentions, by handle key; unknown handles are left out."""
-    handles = list(dict.fromkeys(_handle_key(urls, u, d) for u, d in content.mentions_in(text)))
-    accounts = await status_store.mentionable_accounts(conn, handles)
-    by_key = {(a["username"].lower(), (a["domain"] or "").lower()): a for a in accounts}
-    return {handle: by_key[handle] for handle in handles if handle in by_key}

@@ -1,0 +1,93 @@
+"""Editing a status: the previous version is kept, the text is composed again, and the people
+who boosted it or are newly mentioned hear of it."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from federation.services.composition import compose
+from federation.services.errors import not_found
+from federation.services.statuses import check_text, valid_language
+from federation.urls import LocalUrls
+from storage import notifications as notification_store
+from storage import status_edits as edit_store
+from storage import statuses as status_store
+from storage import tags as tag_store
+
+
+async def edit_status(
+    pool: asyncpg.Pool,
+    urls: LocalUrls,
+    *,
+    account_id: int,
+    status_id: int,
+    text: str,
+    spoiler_text: str,
+    sensitive: bool,
+    language: str | None,
+) -> asyncpg.Record:
+    """Replace the text of one of `account_id`'s statuses; return the edited status.
+
+    Someone else's status, or a boost, is "not found". Visibility and reply target cannot change,
+    as in Mastodon.
+    """
+    text = text.strip()
+    spoiler_text = spoiler_text.strip()
+    async with pool.acquire() as conn, conn.transaction():
+        status = await status_store.lock_status(conn, status_id)
+        if status is None or status["account_id"] != account_id or status["reblog_of_id"]:
+            raise not_found()
+        check_text(text, spoiler_text, status["visibility"])
+        await edit_store.keep_version(
+            conn,
+            status_id=status_id,
+            content=status["content"],
+            spoiler_text=status["spoiler_text"],
+            sensitive=status["sensitive"],
+            created_at=status["edited_at"] or status["created_at"],
+        )
+        composed = await compose(conn, urls, text)
+        edited = await edit_store.rewrite_status(
+            conn,
+            status_id=status_id,
+            content=composed.html,
+            text=text,
+            spoiler_text=spoiler_text,
+            sensitive=sensitive or bool(spoiler_text),
+            language=valid_language(language) if language else status["language"],
+        )
+        await edit_store.detach_tags(conn, status_id)
+        tags = await tag_store.upsert_tags(conn, composed.tags)
+        await tag_store.attach_tags(conn, status_id, [tag["id"] for tag in tags])
+        already = await edit_store.existing_mentions(conn, status_id)
+        await status_store.insert_mentions(conn, status_id, composed.mentioned_ids)
+        new_readers = set(await status_store.mentioned_readers(conn, status_id)) - already
+        for reader_id in new_readers:
+            await notification_store.notify(
+                conn,
+                account_id=reader_id,
+                from_account_id=account_id,
+                type="mention",
+                status_id=status_id,
+            )
+        for booster_id in await edit_store.local_reblogger_ids(conn, status_id):
+            await notification_store.notify(
+                conn,
+                account_id=booster_id,
+                from_account_id=account_id,
+                type="update",
+                status_id=status_id,
+            )
+        return edited
+
+
+async def version_history(pool: asyncpg.Pool, status: asyncpg.Record) -> list[dict[str, object]]:
+    """Every version of a status, oldest first, the current one last."""
+    earlier = await edit_store.list_versions(pool, status["id"])
+    current = {
+        "content": status["content"],
+        "spoiler_text": status["spoiler_text"],
+        "sensitive": status["sensitive"],
+        "created_at": status["edited_at"] or status["created_at"],
+    }
+    return [dict(row) for row in earlier] + [current]

@@ -1,0 +1,87 @@
+"""Editing statuses (`PUT /api/v1/statuses/:id`), their edit history and their source."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from federation.services.status_edits import edit_status, version_history
+from server.auth import authenticated, current, optional_auth, viewer_id
+from server.entities.accounts import render_account
+from server.entities.common import iso
+from server.entities.statuses import render_status
+from server.errors import not_found, unprocessable
+from server.json import json_response
+from server.params import parse_id, read_params
+from server.state import POOL, URLS
+from storage import accounts as account_store
+from storage import statuses as status_store
+
+routes = web.RouteTableDef()
+
+
+def _status_id(request: web.Request) -> int:
+    status_id = parse_id(request.match_info["id"])
+    if status_id is None:
+        raise not_found()
+    return status_id
+
+
+@routes.put("/api/v1/statuses/{id}")
+@authenticated("write:statuses")
+async def edit(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    if params.list("media_ids") or params.raw("poll"):
+        raise unprocessable("media attachments and polls are not supported yet")
+    status = await edit_status(
+        request.app[POOL],
+        request.app[URLS],
+        account_id=current(request).account_id,
+        status_id=_status_id(request),
+        text=params.str("status", ""),
+        spoiler_text=params.str("spoiler_text", ""),
+        sensitive=params.bool("sensitive", False),
+        language=params.str("language"),
+    )
+    entity = await render_status(
+        request.app[POOL], status, request.app[URLS], current(request).account_id
+    )
+    return json_response(entity)
+
+
+@routes.get("/api/v1/statuses/{id}/history")
+@optional_auth("read:statuses")
+async def history(request: web.Request) -> web.Response:
+    pool = request.app[POOL]
+    status = await status_store.get_readable_status(pool, _status_id(request), viewer_id(request))
+    if status is None or status["reblog_of_id"] is not None:
+        raise not_found()
+    author = render_account(
+        await account_store.get_account(pool, status["account_id"]), request.app[URLS]
+    )
+    versions = await version_history(pool, status)
+    return json_response(
+        [
+            {
+                "content": version["content"],
+                "spoiler_text": version["spoiler_text"],
+                "sensitive": version["sensitive"],
+                "created_at": iso(version["created_at"]),
+                "account": author,
+                "poll": None,
+                "media_attachments": [],
+                "emojis": [],
+            }
+            for version in versions
+        ]
+    )
+
+
+@routes.get("/api/v1/statuses/{id}/source")
+@authenticated("read:statuses")
+async def source(request: web.Request) -> web.Response:
+    status = await status_store.get_status(request.app[POOL], _status_id(request))
+    if status is None or status["account_id"] != current(request).account_id:
+        raise not_found()
+    return json_response(
+        {"id": str(status["id"]), "text": status["text"], "spoiler_text": status["spoiler_text"]}
+    )

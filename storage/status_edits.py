@@ -1,0 +1,90 @@
+"""Edits of statuses: the earlier versions kept in `status_edits`, and rewriting a status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from storage.statuses import STATUS_COLUMNS
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+
+async def keep_version(
+    db: Executor,
+    *,
+    status_id: int,
+    content: str,
+    spoiler_text: str,
+    sensitive: bool,
+    created_at: datetime,
+) -> None:
+    """Record a version of a status as it was from `created_at` until now."""
+    await db.execute(
+        """
+        INSERT INTO status_edits (status_id, content, spoiler_text, sensitive, created_at)
+        VALUES ($1, $2, $3, $4, $5)
+        """,
+        status_id,
+        content,
+        spoiler_text,
+        sensitive,
+        created_at,
+    )
+
+
+async def list_versions(db: Executor, status_id: int) -> list[asyncpg.Record]:
+    """Earlier versions of a status, oldest first."""
+    return await db.fetch(
+        "SELECT content, spoiler_text, sensitive, created_at FROM status_edits"
+        " WHERE status_id = $1 ORDER BY id",
+        status_id,
+    )
+
+
+async def rewrite_status(
+    db: Executor,
+    *,
+    status_id: int,
+    content: str,
+    text: str,
+    spoiler_text: str,
+    sensitive: bool,
+    language: str | None,
+) -> asyncpg.Record:
+    return await db.fetchrow(
+        f"""
+        UPDATE statuses AS s SET content = $2, text = $3, spoiler_text = $4, sensitive = $5,
+                                 language = $6, edited_at = now()
+        WHERE s.id = $1
+        RETURNING {STATUS_COLUMNS}
+        """,
+        status_id,
+        content,
+        text,
+        spoiler_text,
+        sensitive,
+        language,
+    )
+
+
+async def detach_tags(db: Executor, status_id: int) -> None:
+    await db.execute("DELETE FROM statuses_tags WHERE status_id = $1", status_id)
+
+
+async def existing_mentions(db: Executor, status_id: int) -> set[int]:
+    rows = await db.fetch("SELECT account_id FROM mentions WHERE status_id = $1", status_id)
+    return {row["account_id"] for row in rows}
+
+
+async def local_reblogger_ids(db: Executor, status_id: int) -> list[int]:
+    """Local accounts that boosted a status: Mastodon tells them when it is edited."""
+    rows = await db.fetch(
+        """
+        SELECT DISTINCT s.account_id FROM statuses s JOIN accounts a ON a.id = s.account_id
+        WHERE s.reblog_of_id = $1 AND s.deleted_at IS NULL AND a.domain IS NULL
+        """,
+        status_id,
+    )
+    return [row["account_id"] for row in rows]
