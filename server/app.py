@@ -22,6 +22,7 @@ from federation.urls import LocalUrls
 from server.api import (
     accounts,
     apps,
+    blocks,
     instance,
     notifications,
     oauth,
@@ -116,6 +117,7 @@ def create_app(
         apps,
         oauth,
         accounts,
+        blocks,
         statuses,
         status_edits,
         timelines,

@@ -224,20 +224,26 @@ async def relationships(
     )
 
 
-async def _account_page(
-    db: Executor, table: str, match: str, other: str, account_id: int, page: Page
+async def account_page(
+    db: Executor,
+    table: str,
+    match: str,
+    other: str,
+    account_id: int,
+    page: Page,
+    condition: str = "TRUE",
 ) -> list[asyncpg.Record]:
     """Accounts on the `other` side of `table` rows whose `match` column is `account_id`.
 
-    Each row carries the follow (or request) id as `page_key`: lists of accounts are paginated
-    by when the edge was made, as in Mastodon, not by account id.
+    `condition` is extra SQL on the edge row `e`. Each row carries the edge's id as `page_key`:
+    lists of accounts are paginated by when the edge was made, as in Mastodon, not by account id.
     """
     where, args = page.where("e.id", 3)
     rows = await db.fetch(
         f"""
         SELECT {ACCOUNT_COLUMNS}, e.id AS page_key
         FROM {table} e JOIN accounts a ON a.id = e.{other}
-        WHERE e.{match} = $1 AND a.suspended_at IS NULL AND {where}
+        WHERE e.{match} = $1 AND a.suspended_at IS NULL AND {condition} AND {where}
         ORDER BY {page.order("e.id")}
         LIMIT $2
         """,
@@ -249,15 +255,15 @@ async def _account_page(
 
 
 async def list_followers(db: Executor, account_id: int, page: Page) -> list[asyncpg.Record]:
-    return await _account_page(db, "follows", "target_account_id", "account_id", account_id, page)
+    return await account_page(db, "follows", "target_account_id", "account_id", account_id, page)
 
 
 async def list_following(db: Executor, account_id: int, page: Page) -> list[asyncpg.Record]:
-    return await _account_page(db, "follows", "account_id", "target_account_id", account_id, page)
+    return await account_page(db, "follows", "account_id", "target_account_id", account_id, page)
 
 
 async def list_follow_requests(db: Executor, target_id: int, page: Page) -> list[asyncpg.Record]:
     """Accounts asking to follow `target_id`, newest request first."""
-    return await _account_page(
+    return await account_page(
         db, "follow_requests", "target_account_id", "account_id", target_id, page
     )
