@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import asyncpg
+from aiohttp import web
 
 from federation.keycache import KeyCache
 from federation.urls import LocalUrls
@@ -25,3 +26,8 @@ class Federation:
     allow_private_addresses: bool = False
     # Parsed keys, so no request parses a PEM; the database stays the source of truth.
     keys: KeyCache = field(default_factory=KeyCache)
+
+
+# The application key under which the composition root stores the process's Federation. It is
+# defined here so that federation endpoints can read it without importing `server`.
+FEDERATION = web.AppKey("federation", Federation)

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-VERSION = "0.1.0"
+from federation.version import KITH_VERSION as VERSION
+
 # Clients parse the Mastodon version they talk to from the text before the first space.
 MASTODON_API_VERSION = "4.3.0"
 VERSION_STRING = f"{MASTODON_API_VERSION} (compatible; Kith {VERSION})"

@@ -1,0 +1,146 @@
+"""Statuses to ActivityPub objects: `Note`s, and the activities that carry statuses in an outbox.
+
+Rendering is pure; what a note needs beyond its status row (mentions, tags, what it replies to)
+is loaded for a whole batch at once by `load_note_parts`, one query per kind.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from federation.content import tag_path
+from federation.render import activities
+from federation.render.context import NOTE_CONTEXT, PUBLIC, timestamp
+from federation.urls import LocalUrls
+from storage import outbox as outbox_store
+from storage import statuses as status_store
+
+Executor = asyncpg.Pool | asyncpg.Connection
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class MentionRef:
+    uri: str
+    username: str
+    domain: str | None  # None: a local account
+
+
+@dataclass(frozen=True)
+class NoteParts:
+    """What a note shows besides its status row."""
+
+    in_reply_to: str | None = None
+    mentions: tuple[MentionRef, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+async def load_note_parts(db: Executor, status_ids: list[int]) -> dict[int, NoteParts]:
+    """Every listed status's parts (statuses without any get an empty `NoteParts`)."""
+    mentions: dict[int, list[MentionRef]] = defaultdict(list)
+    for m in await status_store.mentions_of(db, status_ids):
+        mentions[m["status_id"]].append(MentionRef(m["uri"], m["username"], m["domain"]))
+    tags: dict[int, list[str]] = defaultdict(list)
+    for t in await status_store.tags_of(db, status_ids):
+        tags[t["status_id"]].append(t["name"])
+    replies = await outbox_store.reply_targets(db, status_ids)
+    return {
+        status_id: NoteParts(
+            in_reply_to=replies.get(status_id),
+            mentions=tuple(mentions[status_id]),
+            tags=tuple(tags[status_id]),
+        )
+        for status_id in status_ids
+    }
+
+
+def addressing(
+    visibility: str, followers: str, mentioned: list[str]
+) -> tuple[list[str], list[str]]:
+    """`to` and `cc` for a status of `visibility` by the author whose followers collection is
+    `followers`, mentioning the actors `mentioned` (Mastodon's rules)."""
+    if visibility == "public":
+        return [PUBLIC], [followers, *mentioned]
+    if visibility == "unlisted":
+        return [followers], [PUBLIC, *mentioned]
+    if visibility == "private":
+        return [followers], list(mentioned)
+    return list(mentioned), []
+
+
+def render_note(status: Row, author: Row, parts: NoteParts, urls: LocalUrls) -> dict[str, Any]:
+    """A local status (not a boost) as a `Note`, with its @context."""
+    mentioned = list(dict.fromkeys(m.uri for m in parts.mentions))
+    to, cc = addressing(status["visibility"], _followers(author, urls), mentioned)
+    note: dict[str, Any] = {
+        "@context": NOTE_CONTEXT,
+        "id": status["uri"],
+        "type": "Note",
+        "summary": status["spoiler_text"] or None,
+        "inReplyTo": parts.in_reply_to,
+        "published": timestamp(status["created_at"]),
+        "url": status["url"] or status["uri"],
+        "attributedTo": author["uri"],
+        "to": to,
+        "cc": cc,
+        "sensitive": status["sensitive"],
+        "content": status["content"],
+    }
+    if status["language"]:
+        note["contentMap"] = {status["language"]: status["content"]}
+    if status["edited_at"] is not None:
+        note["updated"] = timestamp(status["edited_at"])
+    note["attachment"] = []
+    note["tag"] = [
+        *(
+            {"type": "Mention", "href": m.uri, "name": f"@{m.username}@{m.domain or urls.domain}"}
+            for m in parts.mentions
+        ),
+        *(
+            {"type": "Hashtag", "href": urls.tag(tag_path(name)), "name": f"#{name}"}
+            for name in parts.tags
+        ),
+    ]
+    return note
+
+
+async def render_status_activities(
+    db: Executor, statuses: list[Row], author: Row, urls: LocalUrls
+) -> list[dict[str, Any]]:
+    """`author`'s statuses as the activities that published them, in order: a `Create` of each
+    note and an `Announce` of each boost."""
+    originals = [s["id"] for s in statuses if s["reblog_of_id"] is None]
+    parts = await load_note_parts(db, originals) if originals else {}
+    boost_ids = [s["reblog_of_id"] for s in statuses if s["reblog_of_id"] is not None]
+    boosted = await outbox_store.boosted(db, boost_ids) if boost_ids else {}
+    rendered = []
+    for status in statuses:
+        if status["reblog_of_id"] is None:
+            note = render_note(status, author, parts[status["id"]], urls)
+            rendered.append(activities.create(note, author["uri"]))
+            continue
+        original = boosted[status["reblog_of_id"]]
+        rendered.append(
+            render_announce(status, author, original["uri"], original["author_uri"], urls)
+        )
+    return rendered
+
+
+def render_announce(
+    boost: Row, author: Row, original_uri: str, original_author_uri: str, urls: LocalUrls
+) -> dict[str, Any]:
+    """A local boost as its `Announce`, addressed like a status of the boost's visibility that
+    mentions the boosted status's author."""
+    to, cc = addressing(boost["visibility"], _followers(author, urls), [original_author_uri])
+    return activities.announce(
+        boost["uri"], author["uri"], original_uri, boost["created_at"], to, cc
+    )
+
+
+def _followers(author: Row, urls: LocalUrls) -> str:
+    return urls.actor_collections(author["username"])["followers"]
