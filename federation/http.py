@@ -2,7 +2,8 @@
 
 Addresses are checked after name resolution, in the resolver, so that a host name that resolves
 to a loopback or private address (or is re-pointed there later) is refused unless the instance
-allows private addresses (tests only).
+allows private addresses (tests only). aiohttp never asks the resolver about an IP literal
+(`http://127.0.0.1/`), so a client middleware checks those.
 """
 
 from __future__ import annotations
@@ -47,6 +48,20 @@ class GuardedResolver(AbstractResolver):
         await self.inner.close()
 
 
+async def refuse_private_literals(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Refuse a request whose host is a non-public IP literal (it bypasses the resolver)."""
+    host = (request.url.host or "").strip("[]")
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        return await handler(request)
+    if not is_public_address(str(literal)):
+        raise PrivateAddressError(f"{host} is not a public address")
+    return await handler(request)
+
+
 def create_client_session(
     *,
     user_agent: str,
@@ -55,8 +70,10 @@ def create_client_session(
 ) -> aiohttp.ClientSession:
     """A session for server-to-server traffic. `resolver` lets tests map host names to
     loopback ports; without `allow_private_addresses` it is wrapped in the guard."""
+    middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = ()
     if not allow_private_addresses:
         resolver = GuardedResolver(resolver)
+        middlewares = (refuse_private_literals,)
     connector = aiohttp.TCPConnector(
         resolver=resolver, limit=256, limit_per_host=16, ttl_dns_cache=300
     )
@@ -64,4 +81,5 @@ def create_client_session(
         connector=connector,
         headers={"User-Agent": user_agent},
         timeout=aiohttp.ClientTimeout(total=TOTAL_TIMEOUT, sock_connect=CONNECT_TIMEOUT),
+        middlewares=middlewares,
     )

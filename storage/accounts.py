@@ -282,3 +282,31 @@ async def list_account_statuses(
         *args,
     )
     return page.newest_first(rows)
+
+
+def like_prefix(text: str) -> str:
+    """A LIKE pattern matching strings that start with `text` (its wildcards escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def search_accounts(
+    db: Executor, query: str, domain: str | None, *, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    """Visible accounts whose username or display name starts with `query` (and, given
+    `domain`, whose domain starts with it): exact usernames first, then local, then popular."""
+    return await db.fetch(
+        f"""
+        SELECT {ACCOUNT_COLUMNS} FROM accounts a
+        WHERE {_VISIBLE}
+          AND (a.username ILIKE $2 OR ($3::text IS NULL AND a.display_name ILIKE $2))
+          AND ($3::text IS NULL OR a.domain ILIKE $3)
+        ORDER BY lower(a.username) = lower($1) DESC, a.domain IS NULL DESC,
+                 a.followers_count DESC, a.id
+        LIMIT $4 OFFSET $5
+        """,
+        query,
+        like_prefix(query),
+        like_prefix(domain) if domain is not None else None,
+        limit,
+        offset,
+    )

@@ -16,7 +16,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from federation.services import follows, profiles
+from federation.fetch import FetchError
+from federation.services import follows, profiles, remote_accounts
 from federation.services.accounts import (
     EMAIL_RE,
     RESERVED_USERNAMES,
@@ -33,7 +34,7 @@ from server.errors import ApiError, not_found
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, parse_id, read_params
-from server.state import POOL, URLS
+from server.state import FEDERATION, POOL, URLS
 from storage import accounts as account_store
 from storage import follows as follow_store
 from storage import notifications
@@ -217,22 +218,39 @@ async def reject_follow_request(request: web.Request) -> web.Response:
 @routes.get("/api/v1/accounts/lookup")
 @optional_auth("read:accounts")
 async def lookup(request: web.Request) -> web.Response:
-    """A local account by `user` or `user@this.domain`, or a remote one already known."""
+    """A local account by `user` or `user@this.domain`, or a remote one by `user@domain`.
+
+    Remote accounts are resolved (WebFinger, then the actor) only for signed-in callers, as
+    Mastodon's search does: anonymous requests must not make the server contact arbitrary hosts.
+    """
     params = await read_params(request)
     username, _, domain = (params.str("acct") or "").strip().removeprefix("@").partition("@")
     urls = request.app[URLS]
     if domain.lower() == urls.domain.lower():
         domain = ""
-    account = (
-        await account_store.get_visible_account_by_username(
-            request.app[POOL], username, domain or None
+    pool = request.app[POOL]
+    account = None
+    if domain and username and viewer_id(request) is not None:
+        # The account is stored under its actor's host, which may differ from `domain`.
+        resolved_id = await _resolve_remote(request, username, domain)
+        if resolved_id is not None:
+            account = await account_store.get_visible_account(pool, resolved_id)
+    if account is None and username:
+        account = await account_store.get_visible_account_by_username(
+            pool, username, domain or None
         )
-        if username
-        else None
-    )
     if account is None:
         raise not_found()
     return json_response(render_account(account, urls))
+
+
+async def _resolve_remote(request: web.Request, username: str, domain: str) -> int | None:
+    """The id of `username@domain`, fetched when unknown or stale; None when unresolvable."""
+    try:
+        row = await remote_accounts.resolve_acct(request.app[FEDERATION], username, domain)
+    except FetchError:
+        return None
+    return row["id"]
 
 
 @routes.get("/api/v1/accounts/{id}")
