@@ -1,7 +1,27 @@
-"""Placeholder: filled in by the package's owner."""
+"""Delivering activities to remote inboxes: queued in the caller's transaction (`deliver`),
+sent by the `deliver` job (`send`), with per-host memory (`hosts`) and audiences (`audience`)."""
 
-from federation.jobs import Registry
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from federation.context import Federation
+from federation.delivery.enqueue import QUEUE, deliver
+from federation.delivery.send import DEFAULT_TIMEOUT, send
+from federation.jobs import MAX_ATTEMPTS, Registry
+
+__all__ = ["deliver", "register"]
 
 
-def register(registry: Registry) -> None:
-    """Register this package's job handlers."""
+def register(registry: Registry, *, timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT) -> None:
+    """Register the `deliver` job; `timeout` bounds each HTTP request (tests shorten it).
+
+    The job's attempts are the delivery's tries: `send` marks the delivery failed on the last.
+    """
+
+    async def handle(fed: Federation, payload: dict[str, Any]) -> None:
+        await send(fed, payload["delivery_id"], timeout=timeout)
+
+    registry.register(QUEUE, handle, max_attempts=MAX_ATTEMPTS)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from federation import outbox
 from federation.services.errors import forbidden, not_found
 from storage import accounts as account_store
 from storage import blocks as block_store
@@ -33,12 +34,14 @@ async def block(
             await follow_store.delete_follow_request(conn, follower, followed)
             await home_feed.remove_author(conn, follower, followed)
         await block_store.forget_notifications_between(conn, account_id, target_id)
+        await outbox.blocked(conn, account_id, target_id)
 
 
 async def unblock(pool: asyncpg.Pool, account_id: int, target_id: int) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await _check_target(conn, account_id, target_id, "unblock")
-        await block_store.delete_block(conn, account_id, target_id)
+        if await block_store.delete_block(conn, account_id, target_id) is not None:
+            await outbox.unblocked(conn, account_id, target_id)
 
 
 async def mute(

@@ -5,8 +5,8 @@ for remote actors (a `Follow` becomes `follow`, an `Accept` becomes `authorize_f
 with the remote account as target), so nothing here knows about HTTP. Each operation runs in one
 transaction: the follow row, both counters, the home feed and the notification change together.
 
-Delivering activities (Follow, Undo, Accept, Reject) to remote servers is not done yet; it will
-hook in where the comments below say so.
+Follow, Undo, Accept and Reject activities for remote accounts are queued by `federation.outbox`
+in the same transaction (it does nothing when both accounts are local).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Literal
 
 import asyncpg
 
+from federation import outbox
 from federation.services.errors import forbidden, not_found
 from storage import accounts as account_store
 from storage import follows as follow_store
@@ -66,6 +67,8 @@ async def follow(
                 notify=existing["notify"] if notify is None else notify,
                 languages=existing["languages"] if languages is None else (languages or None),
             )
+            # A remote follower asking again has lost our Accept: send another.
+            await outbox.follow_accepted(conn, follower_id, target_id, uri or existing["uri"])
             return "following"
         pending = await follow_store.get_follow_request(conn, follower_id, target_id)
         if pending is not None:
@@ -80,6 +83,8 @@ async def follow(
         show_reblogs = True if reblogs is None else reblogs
         notify_posts = bool(notify)
         if target["locked"] or target["domain"] is not None or follower["silenced_at"]:
+            if target["domain"] is not None and follower["domain"] is None:
+                uri = uri or outbox.new_follow_uri(follower["uri"])
             created = await follow_store.insert_follow_request(
                 conn,
                 follower_id,
@@ -92,7 +97,7 @@ async def follow(
                 await notifications.notify(
                     conn, account_id=target_id, from_account_id=follower_id, type="follow_request"
                 )
-            # Federation: deliver a Follow to a remote target here.
+                await outbox.follow_requested(conn, follower_id, target_id, created["uri"])
             return "requested"
         await _establish(
             conn,
@@ -131,7 +136,9 @@ async def unfollow(pool: asyncpg.Pool, follower_id: int, target_id: int) -> None
                 type="follow_request",
                 status_id=None,
             )
-        # Federation: deliver an Undo Follow to a remote target here.
+        undone = removed or withdrawn
+        if undone is not None:
+            await outbox.unfollowed(conn, follower_id, target_id, undone["uri"])
 
 
 async def authorize_follow_request(pool: asyncpg.Pool, target_id: int, requester_id: int) -> None:
@@ -164,7 +171,7 @@ async def reject_follow_request(pool: asyncpg.Pool, target_id: int, requester_id
             type="follow_request",
             status_id=None,
         )
-        # Federation: deliver a Reject to a remote requester here.
+        await outbox.follow_rejected(conn, requester_id, target_id, request["uri"])
 
 
 async def _authorize(conn: asyncpg.Connection, target_id: int, requester_id: int) -> None:
@@ -190,7 +197,6 @@ async def _authorize(conn: asyncpg.Connection, target_id: int, requester_id: int
         languages=None,
         uri=request["uri"],
     )
-    # Federation: deliver an Accept to a remote requester here.
 
 
 async def _establish(
@@ -203,7 +209,8 @@ async def _establish(
     languages: list[str] | None,
     uri: str | None,
 ) -> None:
-    """Create the follow, fill a local follower's home feed and notify the target."""
+    """Create the follow, fill a local follower's home feed, answer a remote follower with an
+    Accept and notify the target."""
     created = await follow_store.insert_follow(
         conn,
         follower["id"],
@@ -217,6 +224,7 @@ async def _establish(
         return
     if follower["domain"] is None:
         await home_feed.backfill(conn, follower["id"], target_id)
+    await outbox.follow_accepted(conn, follower["id"], target_id, uri)
     await notifications.notify(
         conn, account_id=target_id, from_account_id=follower["id"], type="follow"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from federation import outbox
 from federation.services.errors import forbidden, invalid, not_found
 from federation.services.statuses import DISTRIBUTABLE, discard_status
 from federation.urls import LocalUrls
@@ -32,6 +33,7 @@ async def favourite(pool: asyncpg.Pool, *, account_id: int, status_id: int) -> a
                 type="favourite",
                 status_id=status["id"],
             )
+            await outbox.favourited(conn, account_id, status)
         return status
 
 
@@ -50,6 +52,7 @@ async def unfavourite(pool: asyncpg.Pool, *, account_id: int, status_id: int) ->
                 type="favourite",
                 status_id=status["id"],
             )
+            await outbox.unfavourited(conn, account_id, status)
             return await status_store.adjust_counts(conn, status["id"], favourites=-1)
         return await _readable_original(conn, status_id, account_id)
 
@@ -107,6 +110,7 @@ async def reblog(
             type="reblog",
             status_id=original["id"],
         )
+        await outbox.reblogged(conn, boost, original)
         return boost
 
 
@@ -117,6 +121,7 @@ async def unreblog(pool: asyncpg.Pool, *, account_id: int, status_id: int) -> as
         boost = await status_store.reblog_by(conn, account_id, status["id"]) if status else None
         if boost is not None:
             await discard_status(conn, boost["id"])
+            await outbox.unreblogged(conn, boost, status)
             return await status_store.get_status(conn, status["id"])
         return await _readable_original(conn, status_id, account_id)
 

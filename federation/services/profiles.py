@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from federation import outbox
 from federation.content import Mentioned, mentions_in, tag_path, to_html
 from federation.services import follows
 from federation.services.errors import invalid, not_found
@@ -65,9 +66,10 @@ async def update_profile(
         await _format_profile(conn, urls, update, account_changes)
         await account_store.update_account(conn, account_id, account_changes)
         await account_store.update_user(conn, user_id, user_changes)
+        if account_changes:
+            await outbox.profile_updated(conn, urls, account_id)
     if account["locked"] and update.locked is False:
         await follows.authorize_all_follow_requests(pool, account_id)
-    # Federation: deliver an Update of the actor to followers here.
 
 
 def _account_changes(update: ProfileUpdate) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from federation import outbox
 from federation.services.composition import compose
 from federation.services.errors import not_found
 from federation.services.statuses import check_text, valid_language
@@ -78,6 +79,7 @@ async def edit_status(
                 type="update",
                 status_id=status_id,
             )
+        await outbox.status_edited(conn, urls, edited)
         return edited
 
 

@@ -12,7 +12,7 @@ import re
 
 import asyncpg
 
-from federation import content
+from federation import content, outbox
 from federation.services.composition import compose
 from federation.services.errors import invalid, not_found
 from federation.urls import LocalUrls
@@ -105,6 +105,7 @@ async def create_status(
                 type="mention",
                 status_id=status_id,
             )
+        await outbox.status_created(conn, urls, status)
         return status
 
 
@@ -120,6 +121,7 @@ async def delete_status(pool: asyncpg.Pool, *, account_id: int, status_id: int) 
         deleted = await discard_status(conn, status_id)
         if deleted is None:
             raise not_found()
+        await outbox.status_deleted(conn, deleted)
         return deleted
 
 

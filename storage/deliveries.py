@@ -1,0 +1,152 @@
+"""Outgoing activities, their per-inbox deliveries, and the inboxes an audience resolves to.
+
+An activity's body is stored once, as the exact bytes every recipient receives (and signs over);
+each delivery row is the bookkeeping of one inbox: tries, last status, last error.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+# Where a remote account receives activities: its server's shared inbox when it has one, so a
+# server with many followers gets one delivery.
+_PREFERRED_INBOX = "coalesce(a.shared_inbox_url, a.inbox_url)"
+_REACHABLE = f"a.domain IS NOT NULL AND a.suspended_at IS NULL AND {_PREFERRED_INBOX} IS NOT NULL"
+
+
+async def insert_activity(
+    db: Executor, *, uri: str, actor_id: int, body: bytes, digest: str
+) -> int:
+    return await db.fetchval(
+        """
+        INSERT INTO outgoing_activities (uri, actor_account_id, body, digest)
+        VALUES ($1, $2, $3, $4) RETURNING id
+        """,
+        uri,
+        actor_id,
+        body,
+        digest,
+    )
+
+
+async def insert_deliveries(
+    db: Executor, activity_id: int, targets: list[tuple[str, str]]
+) -> list[tuple[int, str]]:
+    """One pending delivery per (inbox_url, host); return (id, host) pairs in order."""
+    rows = await db.fetch(
+        """
+        INSERT INTO deliveries (activity_id, inbox_url, host)
+        SELECT $1, t.inbox_url, t.host
+        FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t (inbox_url, host, n)
+        ORDER BY t.n
+        RETURNING id, host
+        """,
+        activity_id,
+        [inbox for inbox, _ in targets],
+        [host for _, host in targets],
+    )
+    return sorted((row["id"], row["host"]) for row in rows)
+
+
+async def get_delivery(db: Executor, delivery_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM deliveries WHERE id = $1", delivery_id)
+
+
+async def begin_attempt(db: Executor, delivery_id: int) -> asyncpg.Record | None:
+    """Count a try of a pending delivery and return what sending it needs: the stored body and
+    the signing actor's key. None when it is no longer pending (done, or its activity is gone)."""
+    return await db.fetchrow(
+        """
+        WITH counted AS (
+            UPDATE deliveries SET tries = tries + 1, last_attempt_at = now()
+            WHERE id = $1 AND state = 'pending'
+            RETURNING *
+        )
+        SELECT d.id, d.inbox_url, d.host, d.tries, o.uri AS activity_uri, o.body, o.digest,
+               a.public_key_id, a.private_key_pem
+        FROM counted d
+        JOIN outgoing_activities o ON o.id = d.activity_id
+        JOIN accounts a ON a.id = o.actor_account_id
+        """,
+        delivery_id,
+    )
+
+
+async def record_delivered(db: Executor, delivery_id: int, status: int) -> None:
+    await db.execute(
+        """
+        UPDATE deliveries
+        SET state = 'delivered', delivered_at = now(), last_status = $2, last_error = NULL
+        WHERE id = $1
+        """,
+        delivery_id,
+        status,
+    )
+
+
+async def record_failure(
+    db: Executor, delivery_id: int, *, status: int | None, error: str, final: bool
+) -> None:
+    """Note why a try failed; `final` marks the delivery failed for good."""
+    await db.execute(
+        """
+        UPDATE deliveries
+        SET last_status = $2, last_error = $3,
+            state = CASE WHEN $4 THEN 'failed' ELSE state END
+        WHERE id = $1
+        """,
+        delivery_id,
+        status,
+        error,
+        final,
+    )
+
+
+# --- Audiences -----------------------------------------------------------------------------------
+
+
+async def follower_inboxes(db: Executor, account_id: int) -> list[str]:
+    """The distinct inboxes of the account's remote followers."""
+    rows = await db.fetch(
+        f"""
+        SELECT DISTINCT {_PREFERRED_INBOX} AS inbox
+        FROM follows f JOIN accounts a ON a.id = f.account_id
+        WHERE f.target_account_id = $1 AND {_REACHABLE}
+        """,
+        account_id,
+    )
+    return [row["inbox"] for row in rows]
+
+
+async def mentioned_inboxes(db: Executor, status_id: int) -> list[str]:
+    """The distinct inboxes of the remote accounts a status mentions."""
+    rows = await db.fetch(
+        f"""
+        SELECT DISTINCT {_PREFERRED_INBOX} AS inbox
+        FROM mentions m JOIN accounts a ON a.id = m.account_id
+        WHERE m.status_id = $1 AND {_REACHABLE}
+        """,
+        status_id,
+    )
+    return [row["inbox"] for row in rows]
+
+
+async def account_inboxes(db: Executor, account_ids: list[int]) -> list[str]:
+    """The distinct inboxes of those of the accounts that are remote."""
+    rows = await db.fetch(
+        f"""
+        SELECT DISTINCT {_PREFERRED_INBOX} AS inbox
+        FROM accounts a WHERE a.id = ANY($1::bigint[]) AND {_REACHABLE}
+        """,
+        account_ids,
+    )
+    return [row["inbox"] for row in rows]
+
+
+async def any_local_only(db: Executor, uris: list[str]) -> bool:
+    """True when any of `uris` names a local-only status (deleted ones included)."""
+    return await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM statuses WHERE uri = ANY($1::text[]) AND local_only)", uris
+    )
