@@ -26,6 +26,7 @@ from server.api import (
     instance,
     notifications,
     oauth,
+    search,
     status_edits,
     statuses,
     timelines,
@@ -37,6 +38,7 @@ from server.state import CONFIG, FEDERATION, POOL, URLS
 from storage.db import connect, create_pool
 from storage.embedded import start_embedded
 from storage.migrate import migrate
+from web import views
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,7 @@ def create_app(
         blocks,
         statuses,
         status_edits,
+        search,
         timelines,
         notifications,
         instance,
@@ -127,5 +130,6 @@ def create_app(
         app.add_routes(module.routes)
     for module in (webfinger, nodeinfo, actors, inbox):
         app.add_routes(module.routes)
+    app.add_routes(views.routes)
     app.router.add_static("/static/", Path(web_package.__file__).parent / "static")
     return app
