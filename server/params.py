@@ -165,6 +165,14 @@ def _reject_nul(value: Any) -> None:
             _reject_nul(item)
 
 
+def path_id(request: web.Request, name: str = "id") -> int:
+    """The snowflake in the path; anything that cannot be one is "not found"."""
+    value = parse_id(request.match_info[name])
+    if value is None:
+        raise ApiError(404, "Record not found")
+    return value
+
+
 async def read_params(request: web.Request) -> Params:
     """Merge the query string and the body (JSON, urlencoded or multipart) into `Params`."""
     data: dict[str, Any] = {}

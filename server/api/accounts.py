@@ -33,7 +33,7 @@ from server.entities.statuses import render_statuses
 from server.errors import ApiError, not_found
 from server.json import json_response
 from server.pagination import link_header, page_from
-from server.params import Params, parse_id, read_params
+from server.params import Params, parse_id, path_id, read_params
 from server.state import FEDERATION, POOL, URLS
 from storage import accounts as account_store
 from storage import follows as follow_store
@@ -185,17 +185,10 @@ async def follow_requests(request: web.Request) -> web.Response:
     return _accounts_response(request, rows)
 
 
-def _requester_id(request: web.Request) -> int:
-    requester_id = parse_id(request.match_info["id"])
-    if requester_id is None:
-        raise not_found()
-    return requester_id
-
-
 @routes.post("/api/v1/follow_requests/{id}/authorize")
 @authenticated("write:follows")
 async def authorize_follow_request(request: web.Request) -> web.Response:
-    requester_id = _requester_id(request)
+    requester_id = path_id(request)
     await follows.authorize_follow_request(
         request.app[POOL], current(request).account_id, requester_id
     )
@@ -205,7 +198,7 @@ async def authorize_follow_request(request: web.Request) -> web.Response:
 @routes.post("/api/v1/follow_requests/{id}/reject")
 @authenticated("write:follows")
 async def reject_follow_request(request: web.Request) -> web.Response:
-    requester_id = _requester_id(request)
+    requester_id = path_id(request)
     await follows.reject_follow_request(
         request.app[POOL], current(request).account_id, requester_id
     )

@@ -11,7 +11,7 @@ from server.entities.relationships import render_relationship
 from server.errors import not_found
 from server.json import json_response
 from server.pagination import link_header, page_from
-from server.params import parse_id, read_params
+from server.params import path_id, read_params
 from server.state import POOL, URLS
 from storage import blocks as block_store
 from storage import follows as follow_store
@@ -20,13 +20,6 @@ routes = web.RouteTableDef()
 
 LIST_DEFAULT = 40
 LIST_MAX = 80
-
-
-def _target_id(request: web.Request) -> int:
-    target_id = parse_id(request.match_info["id"])
-    if target_id is None:
-        raise not_found()
-    return target_id
 
 
 async def _relationship(request: web.Request, target_id: int) -> web.Response:
@@ -41,7 +34,7 @@ async def _relationship(request: web.Request, target_id: int) -> web.Response:
 @routes.post("/api/v1/accounts/{id}/block")
 @authenticated("write:blocks")
 async def block(request: web.Request) -> web.Response:
-    target_id = _target_id(request)
+    target_id = path_id(request)
     await blocks.block(request.app[POOL], current(request).account_id, target_id)
     return await _relationship(request, target_id)
 
@@ -49,7 +42,7 @@ async def block(request: web.Request) -> web.Response:
 @routes.post("/api/v1/accounts/{id}/unblock")
 @authenticated("write:blocks")
 async def unblock(request: web.Request) -> web.Response:
-    target_id = _target_id(request)
+    target_id = path_id(request)
     await blocks.unblock(request.app[POOL], current(request).account_id, target_id)
     return await _relationship(request, target_id)
 
@@ -57,7 +50,7 @@ async def unblock(request: web.Request) -> web.Response:
 @routes.post("/api/v1/accounts/{id}/mute")
 @authenticated("write:mutes")
 async def mute(request: web.Request) -> web.Response:
-    target_id = _target_id(request)
+    target_id = path_id(request)
     params = await read_params(request)
     await blocks.mute(
         request.app[POOL],
@@ -72,7 +65,7 @@ async def mute(request: web.Request) -> web.Response:
 @routes.post("/api/v1/accounts/{id}/unmute")
 @authenticated("write:mutes")
 async def unmute(request: web.Request) -> web.Response:
-    target_id = _target_id(request)
+    target_id = path_id(request)
     await blocks.unmute(request.app[POOL], current(request).account_id, target_id)
     return await _relationship(request, target_id)
 

@@ -9,7 +9,7 @@ from server.entities.notifications import render_notifications
 from server.errors import not_found
 from server.json import json_response
 from server.pagination import link_header, page_from
-from server.params import parse_id, read_params
+from server.params import path_id, read_params
 from server.state import POOL, URLS
 from storage import notification_reads as store
 
@@ -47,18 +47,11 @@ async def index(request: web.Request) -> web.Response:
     return json_response(entities, headers=link_header(request, [r["id"] for r in rows]))
 
 
-def _notification_id(request: web.Request) -> int:
-    notification_id = parse_id(request.match_info["id"])
-    if notification_id is None:
-        raise not_found()
-    return notification_id
-
-
 @routes.get("/api/v1/notifications/{id}")
 @authenticated("read:notifications")
 async def show(request: web.Request) -> web.Response:
     member = _member(request)
-    row = await store.get_notification(request.app[POOL], member, _notification_id(request))
+    row = await store.get_notification(request.app[POOL], member, path_id(request))
     if row is None:
         raise not_found()
     entities = await render_notifications(request.app[POOL], [row], request.app[URLS], member)
@@ -77,6 +70,6 @@ async def clear(request: web.Request) -> web.Response:
 @routes.post("/api/v1/notifications/{id}/dismiss")
 @authenticated("write:notifications")
 async def dismiss(request: web.Request) -> web.Response:
-    if not await store.dismiss(request.app[POOL], _member(request), _notification_id(request)):
+    if not await store.dismiss(request.app[POOL], _member(request), path_id(request)):
         raise not_found()
     return json_response({})

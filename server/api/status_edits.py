@@ -11,19 +11,12 @@ from server.entities.common import iso
 from server.entities.statuses import render_status
 from server.errors import not_found, unprocessable
 from server.json import json_response
-from server.params import parse_id, read_params
+from server.params import path_id, read_params
 from server.state import POOL, URLS
 from storage import accounts as account_store
 from storage import statuses as status_store
 
 routes = web.RouteTableDef()
-
-
-def _status_id(request: web.Request) -> int:
-    status_id = parse_id(request.match_info["id"])
-    if status_id is None:
-        raise not_found()
-    return status_id
 
 
 @routes.put("/api/v1/statuses/{id}")
@@ -36,7 +29,7 @@ async def edit(request: web.Request) -> web.Response:
         request.app[POOL],
         request.app[URLS],
         account_id=current(request).account_id,
-        status_id=_status_id(request),
+        status_id=path_id(request),
         text=params.str("status", ""),
         spoiler_text=params.str("spoiler_text", ""),
         sensitive=params.bool("sensitive", False),
@@ -52,7 +45,7 @@ async def edit(request: web.Request) -> web.Response:
 @optional_auth("read:statuses")
 async def history(request: web.Request) -> web.Response:
     pool = request.app[POOL]
-    status = await status_store.get_readable_status(pool, _status_id(request), viewer_id(request))
+    status = await status_store.get_readable_status(pool, path_id(request), viewer_id(request))
     if status is None or status["reblog_of_id"] is not None:
         raise not_found()
     author = render_account(
@@ -79,7 +72,7 @@ async def history(request: web.Request) -> web.Response:
 @routes.get("/api/v1/statuses/{id}/source")
 @authenticated("read:statuses")
 async def source(request: web.Request) -> web.Response:
-    status = await status_store.get_status(request.app[POOL], _status_id(request))
+    status = await status_store.get_status(request.app[POOL], path_id(request))
     if status is None or status["account_id"] != current(request).account_id:
         raise not_found()
     return json_response(

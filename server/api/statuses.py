@@ -18,7 +18,7 @@ from server.entities.statuses import render_status, render_statuses
 from server.errors import not_found, unprocessable
 from server.json import json_response
 from server.pagination import link_header, page_from
-from server.params import Params, parse_id, read_params
+from server.params import Params, parse_id, path_id, read_params
 from server.state import POOL, URLS
 from storage import accounts as account_store
 from storage import statuses as status_store
@@ -29,16 +29,9 @@ routes = web.RouteTableDef()
 CONTEXT_LIMIT = 4096
 
 
-def _status_id(request: web.Request) -> int:
-    status_id = parse_id(request.match_info["id"])
-    if status_id is None:
-        raise not_found()
-    return status_id
-
-
 async def _readable(request: web.Request) -> asyncpg.Record:
     status = await status_store.get_readable_status(
-        request.app[POOL], _status_id(request), viewer_id(request)
+        request.app[POOL], path_id(request), viewer_id(request)
     )
     if status is None:
         raise not_found()
@@ -111,7 +104,7 @@ async def show(request: web.Request) -> web.Response:
 @authenticated("write:statuses")
 async def delete(request: web.Request) -> web.Response:
     status = await delete_status(
-        request.app[POOL], account_id=current(request).account_id, status_id=_status_id(request)
+        request.app[POOL], account_id=current(request).account_id, status_id=path_id(request)
     )
     return await _respond(request, status, source=True)
 
@@ -133,7 +126,7 @@ async def context(request: web.Request) -> web.Response:
 @authenticated("write:favourites")
 async def favourite(request: web.Request) -> web.Response:
     status = await interactions.favourite(
-        request.app[POOL], account_id=current(request).account_id, status_id=_status_id(request)
+        request.app[POOL], account_id=current(request).account_id, status_id=path_id(request)
     )
     return await _respond(request, status)
 
@@ -142,7 +135,7 @@ async def favourite(request: web.Request) -> web.Response:
 @authenticated("write:favourites")
 async def unfavourite(request: web.Request) -> web.Response:
     status = await interactions.unfavourite(
-        request.app[POOL], account_id=current(request).account_id, status_id=_status_id(request)
+        request.app[POOL], account_id=current(request).account_id, status_id=path_id(request)
     )
     return await _respond(request, status)
 
@@ -164,7 +157,7 @@ async def reblog(request: web.Request) -> web.Response:
         pool,
         request.app[URLS],
         account_id=auth.account_id,
-        status_id=_status_id(request),
+        status_id=path_id(request),
         visibility=visibility,
         application_id=auth.application_id,
     )
@@ -175,7 +168,7 @@ async def reblog(request: web.Request) -> web.Response:
 @authenticated("write:statuses")
 async def unreblog(request: web.Request) -> web.Response:
     status = await interactions.unreblog(
-        request.app[POOL], account_id=current(request).account_id, status_id=_status_id(request)
+        request.app[POOL], account_id=current(request).account_id, status_id=path_id(request)
     )
     return await _respond(request, status)
 
