@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The Fedify server that tests/test_fedify_interop.py federates with: its npm packages.
+PEER := tests/fedify_peer
+PEER_STAMP := $(PEER)/node_modules/.installed
 
 .PHONY: run test lint format clean
 
@@ -12,10 +15,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Without npm, or when the install fails, the suite still runs and the interop test fails
+# saying what is missing.
+$(PEER_STAMP): $(PEER)/package.json $(PEER)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(PEER) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed \
+			|| echo "make: npm ci in $(PEER) failed; the Fedify interop test will fail" >&2; \
+	else \
+		echo "make: npm is not installed; the Fedify interop test will fail" >&2; \
+	fi
+
 run: $(STAMP)
 	$(BIN)/kith serve
 
-test: $(STAMP)
+test: $(STAMP) $(PEER_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
