@@ -5,6 +5,9 @@ other end is untrusted and may be slow or hostile. Redirects are followed by han
 is checked (scheme, and the resolver's address guard) and signed again for its own URL: servers in
 authorized-fetch mode refuse unsigned GETs, and a signature covers the request target.
 
+Every hop passes the federation gate first (`federation.gate`): nothing is fetched from a
+suspended domain, nor, in allowlist mode, from a domain the allowlist does not cover.
+
 Only `application/activity+json` and `application/ld+json` answers are taken. Accepting any JSON
 let attackers pass off a file uploaded to a server (served as `application/json`) as an object
 of that server; Mastodon closed the same hole in 2024.
@@ -19,6 +22,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from federation import gate
 from federation.context import Federation
 from federation.http import CONNECT_TIMEOUT, TOTAL_TIMEOUT
 from federation.parse.actors import authority, http_url
@@ -92,6 +96,7 @@ async def _follow(
 ) -> tuple[dict[str, Any], str]:
     for _ in range(MAX_REDIRECTS + 1):
         _check_scheme(fed, url)
+        await _check_gate(fed, url)
         headers = {"Accept": accept}
         if signed:
             headers.update(await _signature_headers(fed, url))
@@ -122,6 +127,18 @@ def _check_scheme(fed: Federation, url: str) -> None:
     scheme = url.split(":", 1)[0].lower()
     if http_url(url) is None or (scheme == "http" and not fed.allow_private_addresses):
         raise FetchError(f"refusing to fetch {url}: https URLs only")
+
+
+async def _check_gate(fed: Federation, url: str) -> None:
+    """Nothing is fetched from a host the federation gate refuses, nor through a redirect to one.
+    Our own host always passes (an allowlist need not list it)."""
+    host = authority(url)
+    if host == fed.urls.domain.lower():
+        return
+    try:
+        await gate.check_incoming(fed.pool, host)
+    except gate.Refused as exc:
+        raise FetchError(f"refusing to fetch {url}: {exc.reason}") from None
 
 
 def _redirect_target(response: aiohttp.ClientResponse) -> str:

@@ -21,11 +21,18 @@ from federation.instance_actor import ensure_instance_actor
 from federation.urls import LocalUrls
 from server.api import (
     accounts,
+    admin_accounts,
+    admin_domains,
+    admin_reports,
     apps,
+    audit_log,
     blocks,
+    filters,
+    followers,
     instance,
     notifications,
     oauth,
+    reports,
     search,
     status_edits,
     statuses,
@@ -126,6 +133,13 @@ def create_app(
         timelines,
         notifications,
         instance,
+        filters,
+        followers,
+        reports,
+        admin_accounts,
+        admin_reports,
+        audit_log,
+        admin_domains,
     ):
         app.add_routes(module.routes)
     for module in (webfinger, nodeinfo, actors, inbox):

@@ -20,6 +20,9 @@ from federation.services.accounts import create_local_account
 from federation.services.errors import ServiceError
 from federation.urls import LocalUrls
 from server.app import create_app, database_url, prepare_database
+from server.cli_audit import add_audit_commands, run_audit_command
+from server.cli_domains import CliError as DomainCliError
+from server.cli_domains import add_domain_commands, run_domain_command
 from server.config import VERSION_STRING, Config, ConfigError, load_config
 from storage import accounts as account_store
 from storage.db import DatabaseUnavailable, create_pool
@@ -54,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
         help="read the password from standard input instead of generating one",
     )
     user_commands.add_parser("list", help="list local accounts")
+    add_domain_commands(commands)
+    add_audit_commands(commands)
     return parser
 
 
@@ -170,7 +175,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_user_create(config, args))
         elif args.command == "user" and args.user_command == "list":
             asyncio.run(_user_list(config))
-    except (ConfigError, CliError, DatabaseUnavailable, EmbeddedDatabaseError) as exc:
+        elif args.command == "domain-block":
+            asyncio.run(run_domain_command(config, args))
+        elif args.command == "audit-log":
+            asyncio.run(run_audit_command(config, args))
+    except (
+        ConfigError,
+        CliError,
+        DomainCliError,
+        DatabaseUnavailable,
+        EmbeddedDatabaseError,
+    ) as exc:
         print(f"kith: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

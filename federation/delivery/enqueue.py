@@ -5,7 +5,9 @@ the same bytes, and the job for each inbox only signs and sends. Because the row
 written on the caller's connection, a write that rolls back sends nothing.
 
 This is also the one gate every outgoing activity passes, so the local-only rule lives here:
-an activity about a local-only status is refused whoever built it.
+an activity about a local-only status is refused whoever built it. It is the audience gate too:
+inboxes on hosts the federation gate refuses (suspended domains; in allowlist mode, every domain
+not allowed) are dropped here, so no service can send to them, whatever audience it computed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import orjson
 
+from federation import gate
 from federation.delivery import hosts
 from storage import deliveries as store
 from storage import jobs
@@ -37,9 +40,12 @@ async def deliver(
     return how many deliveries were queued.
 
     Inboxes on the actor's own server are dropped (local recipients already have what they
-    need), and so is everything when the activity concerns a local-only status.
+    need), so are inboxes the federation gate refuses, and so is everything when the activity
+    concerns a local-only status.
     """
     targets = _remote_targets(activity, inboxes)
+    refused = await gate.refused_hosts(conn, {host for _, host in targets})
+    targets = [(inbox, host) for inbox, host in targets if host not in refused]
     if not targets:
         return 0
     if await store.any_local_only(conn, _object_uris(activity)):

@@ -228,3 +228,18 @@ async def _establish(
     await notifications.notify(
         conn, account_id=target_id, from_account_id=follower["id"], type="follow"
     )
+
+
+async def remove_follower(pool: asyncpg.Pool, account_id: int, follower_id: int) -> None:
+    """Make `follower_id` stop following `account_id` (Mastodon's "remove from followers").
+
+    The follower's home feed loses the account's statuses; a remote follower's server is told
+    with a Reject of its Follow, which Mastodon and Kith take as the end of an accepted follow.
+    A no-op when there is no such follow.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        removed = await follow_store.delete_follow(conn, follower_id, account_id)
+        if removed is None:
+            return
+        await home_feed.remove_author(conn, follower_id, account_id)
+        await outbox.follow_rejected(conn, follower_id, account_id, removed["uri"])

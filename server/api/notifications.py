@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server import filtering
 from server.auth import authenticated, current
 from server.entities.notifications import render_notifications
 from server.errors import not_found
@@ -44,6 +45,8 @@ async def index(request: web.Request) -> web.Response:
         from_account_id=from_account,
     )
     entities = await render_notifications(request.app[POOL], rows, request.app[URLS], member)
+    matcher = await filtering.load_matcher(request.app[POOL], member, "notifications")
+    entities = filtering.apply_to_notifications(entities, matcher)
     return json_response(entities, headers=link_header(request, [r["id"] for r in rows]))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from server import filtering
 from server.auth import authenticated, current, optional_auth, viewer_id
 from server.entities.statuses import render_statuses
 from server.json import json_response
@@ -21,9 +22,14 @@ routes = web.RouteTableDef()
 
 
 async def _respond(
-    request: web.Request, rows: list[asyncpg.Record], viewer: int | None
+    request: web.Request, rows: list[asyncpg.Record], viewer: int | None, context: str
 ) -> web.Response:
-    entities = await render_statuses(request.app[POOL], rows, request.app[URLS], viewer)
+    """The statuses after the viewer's filters for `context`; the `Link` header still pages by
+    every row read, so that a page whose statuses were all hidden does not end the timeline."""
+    pool = request.app[POOL]
+    entities = await render_statuses(pool, rows, request.app[URLS], viewer)
+    if entities:
+        entities = filtering.apply(entities, await filtering.load_matcher(pool, viewer, context))
     return json_response(entities, headers=link_header(request, [r["id"] for r in rows]))
 
 
@@ -42,7 +48,8 @@ async def home(request: web.Request) -> web.Response:
     viewer = current(request).account_id
     assert viewer is not None  # @authenticated requires a member
     query = timeline_store.home_query(viewer, page)
-    return await _respond(request, await timeline_store.run(request.app[POOL], query, page), viewer)
+    rows = await timeline_store.run(request.app[POOL], query, page)
+    return await _respond(request, rows, viewer, "home")
 
 
 @routes.get("/api/v1/timelines/public")
@@ -52,7 +59,8 @@ async def public(request: web.Request) -> web.Response:
     page = page_from(params)
     viewer = viewer_id(request)
     query = timeline_store.public_query(viewer, page, **_filters(params))
-    return await _respond(request, await timeline_store.run(request.app[POOL], query, page), viewer)
+    rows = await timeline_store.run(request.app[POOL], query, page)
+    return await _respond(request, rows, viewer, "public")
 
 
 @routes.get("/api/v1/timelines/tag/{hashtag}")
@@ -68,7 +76,7 @@ async def tag(request: web.Request) -> web.Response:
     tag_ids = await timeline_store.tag_ids(pool, wanted)
     all_ids = await timeline_store.tag_ids(pool, required)
     if not tag_ids or len(all_ids) < len({name.lower() for name in required}):
-        return await _respond(request, [], viewer)
+        return await _respond(request, [], viewer, "public")
     query = timeline_store.tag_query(
         viewer,
         page,
@@ -77,7 +85,7 @@ async def tag(request: web.Request) -> web.Response:
         none_ids=await timeline_store.tag_ids(pool, _names(params, "none")),
         **_filters(params),
     )
-    return await _respond(request, await timeline_store.run(pool, query, page), viewer)
+    return await _respond(request, await timeline_store.run(pool, query, page), viewer, "public")
 
 
 def _names(params: Params, name: str) -> list[str]:

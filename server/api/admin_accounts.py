@@ -1,0 +1,122 @@
+"""Mastodon's admin accounts API (v1): staff list, inspect and moderate accounts.
+
+Every change goes through `federation.services.moderation`, which writes the audit record.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from federation.services import moderation
+from server.auth import authenticated, current
+from server.entities.admin import render_admin_account
+from server.errors import not_found, unprocessable
+from server.json import json_response
+from server.pagination import link_header, page_from
+from server.params import Params, path_id, read_params
+from server.state import POOL, URLS
+from storage import admin_accounts as store
+from storage.admin_accounts import AccountFilter
+
+routes = web.RouteTableDef()
+
+LIST_DEFAULT = 100
+LIST_MAX = 200
+_STATUSES = ("active", "pending", "disabled", "silenced", "suspended")
+
+
+def _filters(params: Params) -> AccountFilter:
+    origin = "local" if params.bool("local") else "remote" if params.bool("remote") else None
+    status = next((name for name in _STATUSES if params.bool(name)), None)
+    return AccountFilter(
+        origin=origin,
+        status=status,
+        staff=bool(params.bool("staff")),
+        username=params.str("username", max_length=100),
+        display_name=params.str("display_name", max_length=100),
+        email=params.str("email", max_length=200),
+    )
+
+
+async def _render(request: web.Request, account_id: int) -> web.Response:
+    row = await store.get_admin_account(request.app[POOL], account_id)
+    if row is None:
+        raise not_found()
+    return json_response(render_admin_account(row, request.app[URLS]))
+
+
+@routes.get("/api/v1/admin/accounts")
+@authenticated("admin:read:accounts", staff=True)
+async def index(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    page = page_from(params, default=LIST_DEFAULT, maximum=LIST_MAX)
+    rows = await store.list_accounts(
+        request.app[POOL], page, _filters(params), exclude_uri=request.app[URLS].instance_actor()
+    )
+    return json_response(
+        [render_admin_account(row, request.app[URLS]) for row in rows],
+        headers=link_header(request, [row["id"] for row in rows]),
+    )
+
+
+@routes.get("/api/v1/admin/accounts/{id}")
+@authenticated("admin:read:accounts", staff=True)
+async def show(request: web.Request) -> web.Response:
+    return await _render(request, path_id(request))
+
+
+async def _moderate(
+    request: web.Request, action: str, *, reason: str = "", report_id: int | None = None
+) -> int:
+    account_id = path_id(request)
+    auth = current(request)
+    await moderation.moderate(
+        request.app[POOL],
+        actor_id=auth.account_id,
+        actor_role=auth.role,
+        account_id=account_id,
+        action=action,
+        reason=reason,
+        report_id=report_id,
+    )
+    return account_id
+
+
+@routes.post("/api/v1/admin/accounts/{id}/action")
+@authenticated("admin:write:accounts", staff=True)
+async def action(request: web.Request) -> web.Response:
+    """`type` none|sensitive|disable|silence|suspend, `text` a warning, `report_id` resolved."""
+    params = await read_params(request)
+    kind = params.str("type", "none")
+    if kind not in moderation.ACTION_TYPES:
+        raise unprocessable(f"type must be one of {', '.join(moderation.ACTION_TYPES)}")
+    report_id = params.id("report_id")
+    if "report_id" in params and report_id is None:
+        raise not_found()
+    await _moderate(
+        request, kind, reason=params.str("text", "", max_length=5000), report_id=report_id
+    )
+    return json_response({})
+
+
+@routes.post("/api/v1/admin/accounts/{id}/reject")
+@authenticated("admin:write:accounts", staff=True)
+async def reject(request: web.Request) -> web.Response:
+    """Rejecting deletes the pending account; Mastodon answers with what it was."""
+    row = await store.get_admin_account(request.app[POOL], path_id(request))
+    if row is None:
+        raise not_found()
+    await _moderate(request, "reject")
+    return json_response(render_admin_account(row, request.app[URLS]))
+
+
+def _simple(action_name: str):
+    async def handler(request: web.Request) -> web.Response:
+        return await _render(request, await _moderate(request, action_name))
+
+    handler.__name__ = action_name
+    return authenticated("admin:write:accounts", staff=True)(handler)
+
+
+for _name in ("approve", "enable", "unsilence", "unsuspend", "unsensitive"):
+    routes.post(f"/api/v1/admin/accounts/{{id}}/{_name}")(_simple(_name))

@@ -1,0 +1,45 @@
+"""`POST /api/v1/reports`: a member reports an account, optionally with some of its statuses."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from federation.services import reports
+from server.auth import authenticated, current
+from server.entities.accounts import render_account
+from server.entities.reports import render_report
+from server.errors import not_found
+from server.json import json_response
+from server.params import parse_id, read_params
+from server.state import POOL, URLS
+from storage import accounts as account_store
+
+routes = web.RouteTableDef()
+
+
+def _ids(values: list[object]) -> list[int]:
+    """Snowflakes from a list parameter; one that cannot be an id matches nothing (-1)."""
+    return [parse_id(value) or -1 for value in values]
+
+
+@routes.post("/api/v1/reports")
+@authenticated("write:reports")
+async def create(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    target_id = params.id("account_id")
+    if target_id is None:
+        raise not_found()
+    pool = request.app[POOL]
+    report = await reports.file_report(
+        pool,
+        request.app[URLS],
+        reporter_id=current(request).account_id,
+        target_id=target_id,
+        status_ids=_ids(params.list("status_ids")),
+        comment=params.str("comment", "", max_length=reports.MAX_COMMENT),
+        category=params.str("category") or ("violation" if params.list("rule_ids") else "other"),
+        rule_ids=_ids(params.list("rule_ids")),
+        forward=params.bool("forward", False),
+    )
+    target = await account_store.get_account(pool, target_id)
+    return json_response(render_report(report, render_account(target, request.app[URLS])))

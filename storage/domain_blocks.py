@@ -1,0 +1,190 @@
+"""Instance-wide domain blocks and allows, and the set-based writes a suspension needs.
+
+A rule on `example.com` covers every subdomain (`a.example.com`, `b.a.example.com`). Lookups
+turn a host into its suffixes (`a.example.com`, `example.com`, `com`) and match them against the
+unique `domain` column, so the check is an index probe whatever the number of rules; the most
+specific block wins, as in Mastodon. Account queries match `domain = d OR domain ends with .d`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+BLOCK_FIELDS = (
+    "severity",
+    "reject_media",
+    "reject_reports",
+    "obfuscate",
+    "public_comment",
+    "private_comment",
+)
+# Accounts on domain $1 or one of its subdomains (`a` is the accounts row).
+_ON_DOMAIN = "(lower(a.domain) = $1 OR right(lower(a.domain), length($1) + 1) = '.' || $1)"
+
+
+def suffixes(host: str) -> list[str]:
+    """`a.example.com` → [`a.example.com`, `example.com`, `com`]; the port is ignored."""
+    name = host.lower().rsplit(":", 1)[0] if host.count(":") == 1 else host.lower()
+    labels = name.strip(".").split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+async def policy(db: Executor, host: str) -> asyncpg.Record:
+    """What applies to `host`: `allowlist` (the instance federates only with allowed domains),
+    `allowed` (an allow covers it) and `block` (the most specific block covering it, or None)."""
+    return await db.fetchrow(
+        """
+        SELECT
+            coalesce((SELECT value #>> '{}' = 'allowlist'
+                      FROM instance_settings WHERE key = 'federation_mode'), false) AS allowlist,
+            EXISTS (SELECT 1 FROM domain_allows WHERE domain = ANY($1::text[])) AS allowed,
+            (SELECT to_jsonb(b) FROM domain_blocks b WHERE domain = ANY($1::text[])
+             ORDER BY length(domain) DESC LIMIT 1) AS block
+        """,
+        suffixes(host),
+    )
+
+
+# -- blocks ---------------------------------------------------------------------------------------
+
+
+async def list_blocks(db: Executor) -> list[asyncpg.Record]:
+    return await db.fetch("SELECT * FROM domain_blocks ORDER BY domain")
+
+
+async def get_block(db: Executor, block_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM domain_blocks WHERE id = $1", block_id)
+
+
+async def lock_block(conn: asyncpg.Connection, block_id: int) -> asyncpg.Record | None:
+    """The block, locked until the transaction ends (so concurrent edits apply in turn)."""
+    return await conn.fetchrow("SELECT * FROM domain_blocks WHERE id = $1 FOR UPDATE", block_id)
+
+
+async def get_block_by_domain(db: Executor, domain: str) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM domain_blocks WHERE domain = $1", domain)
+
+
+async def insert_block(db: Executor, domain: str, fields: dict[str, Any]) -> asyncpg.Record | None:
+    """The new block, or None when `domain` already has one."""
+    columns = [name for name in BLOCK_FIELDS if name in fields]
+    values = ", ".join(f"${i}" for i in range(2, len(columns) + 2))
+    return await db.fetchrow(
+        f"""
+        INSERT INTO domain_blocks (domain{"".join(f", {c}" for c in columns)})
+        VALUES ($1{", " if columns else ""}{values})
+        ON CONFLICT (domain) DO NOTHING
+        RETURNING *
+        """,
+        domain,
+        *(fields[c] for c in columns),
+    )
+
+
+async def update_block(db: Executor, block_id: int, fields: dict[str, Any]) -> asyncpg.Record:
+    columns = [name for name in BLOCK_FIELDS if name in fields]
+    assignments = "".join(f"{c} = ${i}, " for i, c in enumerate(columns, start=2))
+    return await db.fetchrow(
+        f"UPDATE domain_blocks SET {assignments}updated_at = now() WHERE id = $1 RETURNING *",
+        block_id,
+        *(fields[c] for c in columns),
+    )
+
+
+async def delete_block(db: Executor, block_id: int) -> None:
+    await db.execute("DELETE FROM domain_blocks WHERE id = $1", block_id)
+
+
+# -- allows ---------------------------------------------------------------------------------------
+
+
+async def list_allows(db: Executor) -> list[asyncpg.Record]:
+    return await db.fetch("SELECT * FROM domain_allows ORDER BY domain")
+
+
+async def get_allow(db: Executor, allow_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM domain_allows WHERE id = $1", allow_id)
+
+
+async def insert_allow(db: Executor, domain: str) -> asyncpg.Record | None:
+    """The new allow, or None when `domain` is already allowed."""
+    return await db.fetchrow(
+        """
+        INSERT INTO domain_allows (domain) VALUES ($1)
+        ON CONFLICT (domain) DO NOTHING RETURNING *
+        """,
+        domain,
+    )
+
+
+async def delete_allow(db: Executor, allow_id: int) -> None:
+    await db.execute("DELETE FROM domain_allows WHERE id = $1", allow_id)
+
+
+# -- what a block does to the domain's accounts ---------------------------------------------------
+
+
+async def follows_across(db: Executor, domain: str) -> list[asyncpg.Record]:
+    """Every follow and follow request between a local account and one on `domain`, either way:
+    rows of (account_id, target_account_id)."""
+    return await db.fetch(
+        f"""
+        SELECT f.account_id, f.target_account_id
+        FROM (SELECT account_id, target_account_id FROM follows
+              UNION SELECT account_id, target_account_id FROM follow_requests) f
+        JOIN accounts a ON a.id IN (f.account_id, f.target_account_id)
+        WHERE {_ON_DOMAIN}
+        """,
+        domain,
+    )
+
+
+async def forget_statuses(db: Executor, domain: str) -> None:
+    """Take the domain's statuses out of every home feed and mark them deleted."""
+    await db.execute(
+        f"""
+        WITH gone AS (SELECT a.id FROM accounts a WHERE {_ON_DOMAIN}),
+        feeds AS (DELETE FROM home_feed WHERE author_account_id IN (SELECT id FROM gone))
+        UPDATE statuses SET deleted_at = now()
+        WHERE account_id IN (SELECT id FROM gone) AND deleted_at IS NULL
+        """,
+        domain,
+    )
+
+
+async def cancel_deliveries(db: Executor, domain: str) -> None:
+    """Give up the pending deliveries to the domain's hosts (queued before it was suspended);
+    their jobs then find nothing to send."""
+    await db.execute(
+        """
+        UPDATE deliveries
+        SET state = 'failed', last_error = 'domain suspended'
+        WHERE state = 'pending'
+          AND (split_part(host, ':', 1) = $1
+               OR right(split_part(host, ':', 1), length($1) + 1) = '.' || $1)
+        """,
+        domain,
+    )
+
+
+async def set_limitation(db: Executor, domain: str, column: str, on: bool, since: Any) -> None:
+    """Set `column` (`silenced_at` or `suspended_at`) to `since` on the domain's accounts that
+    have none (on), or clear it where it is `since`, i.e. where this block set it (off): an
+    account limited on its own stays limited when the block is lifted."""
+    assert column in ("silenced_at", "suspended_at")
+    if on:
+        await db.execute(
+            f"UPDATE accounts a SET {column} = $2 WHERE {_ON_DOMAIN} AND {column} IS NULL",
+            domain,
+            since,
+        )
+    else:
+        await db.execute(
+            f"UPDATE accounts a SET {column} = NULL WHERE {_ON_DOMAIN} AND {column} = $2",
+            domain,
+            since,
+        )

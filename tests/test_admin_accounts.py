@@ -1,0 +1,187 @@
+"""Mastodon's admin accounts API: listing with filters, approval, rejection and actions, each
+recorded in the audit log; staff only."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from federation.services.accounts import create_local_account
+from server.auth import hash_secret
+from server.state import POOL, URLS
+from storage import oauth as oauth_store
+from tests.schemas import assert_matches
+
+
+async def call(client, who, method: str, path: str, expect: int = 200, **params: Any) -> Any:
+    kwargs = {"params": params} if method == "GET" else {"json": params}
+    response = await client.request(method, path, headers=who.headers, **kwargs)
+    body = await response.json()
+    assert response.status == expect, body
+    if expect != 200:
+        assert_matches("error", body)
+    return body
+
+
+async def admin_account(client, who, method: str, path: str, **params: Any) -> dict[str, Any]:
+    body = await call(client, who, method, f"/api/v1/admin/accounts{path}", **params)
+    assert_matches("admin_account", body)
+    return body
+
+
+async def listing(client, who, **filters: Any) -> list[str]:
+    body = await call(client, who, "GET", "/api/v1/admin/accounts", **filters)
+    for item in body:
+        assert_matches("admin_account", item)
+    return [item["username"] for item in body]
+
+
+async def pending_member(client, username: str) -> dict[str, str]:
+    """A member waiting for approval, and the headers of a token they already hold."""
+    app = client.server.app
+    user = await create_local_account(
+        app[POOL],
+        app[URLS],
+        username=username,
+        email=f"{username}@example.org",
+        password="correct horse battery",
+        approved=False,
+        reason="let me in",
+    )
+    token = uuid.uuid4().hex
+    await oauth_store.create_token(
+        app[POOL],
+        token_hash=hash_secret(token),
+        application_id=None,
+        user_id=user["id"],
+        scopes=["read", "write"],
+    )
+    return {"id": str(user["account_id"]), "Authorization": f"Bearer {token}"}
+
+
+async def me_status(client, headers: dict[str, str]) -> int:
+    response = await client.get("/api/v1/accounts/verify_credentials", headers=headers)
+    return response.status
+
+
+async def audit_actions(client) -> list[tuple[str, str]]:
+    rows = await client.server.app[POOL].fetch(
+        "SELECT action, target_id FROM audit_log ORDER BY id"
+    )
+    return [(row["action"], row["target_id"]) for row in rows]
+
+
+async def test_list_and_filter(client, make_member):
+    admin = await make_member("boss", role="admin", scopes=("admin:read", "admin:write"))
+    await make_member("alice")
+    await make_member("mod", role="moderator")
+    await pending_member(client, "newbie")
+
+    assert set(await listing(client, admin)) == {"boss", "alice", "mod", "newbie"}
+    assert await listing(client, admin, pending="true") == ["newbie"]
+    assert set(await listing(client, admin, staff="true")) == {"boss", "mod"}
+    assert await listing(client, admin, username="ali") == ["alice"]
+    assert await listing(client, admin, email="mod@") == ["mod"]
+    assert await listing(client, admin, remote="true") == []
+    assert await listing(client, admin, limit=2) == ["newbie", "mod"]
+
+    body = await admin_account(client, admin, "GET", "/" + str(admin.account_id))
+    assert body["role"]["name"] == "Admin" and body["email"] == "boss@example.org"
+    await call(client, admin, "GET", "/api/v1/admin/accounts/999", expect=404)
+
+
+async def test_approve_lets_a_pending_member_in(client, make_member):
+    mod = await make_member("mod", role="moderator", scopes=("admin:write:accounts",))
+    newbie = await pending_member(client, "newbie")
+    headers = {"Authorization": newbie["Authorization"]}
+    assert await me_status(client, headers) == 403
+
+    body = await admin_account(client, mod, "POST", f"/{newbie['id']}/approve")
+    assert body["approved"] is True and body["invite_request"] == "let me in"
+    assert await me_status(client, headers) == 200
+    await call(client, mod, "POST", f"/api/v1/admin/accounts/{newbie['id']}/approve", expect=422)
+    assert await audit_actions(client) == [("account.approve", newbie["id"])]
+
+
+async def test_reject_deletes_the_pending_account(client, make_member):
+    admin = await make_member("boss", role="admin", scopes=("admin:read", "admin:write"))
+    newbie = await pending_member(client, "newbie")
+    body = await admin_account(client, admin, "POST", f"/{newbie['id']}/reject")
+    assert body["username"] == "newbie"
+    assert await listing(client, admin) == ["boss"]
+    assert await audit_actions(client) == [("account.reject", newbie["id"])]
+
+
+async def test_suspend_ends_the_members_sessions(client, make_member):
+    admin = await make_member("boss", role="admin", scopes=("admin:read", "admin:write"))
+    alice = await make_member("alice")
+    assert await me_status(client, alice.headers) == 200
+
+    path = f"/api/v1/admin/accounts/{alice.account_id}"
+    assert await call(client, admin, "POST", f"{path}/action", type="suspend", text="bye") == {}
+    # Suspension revokes the member's tokens: the old one is no longer valid at all.
+    assert await me_status(client, alice.headers) == 401
+    body = await admin_account(client, admin, "GET", f"/{alice.account_id}")
+    assert body["suspended"] is True
+
+    body = await admin_account(client, admin, "POST", f"/{alice.account_id}/unsuspend")
+    assert body["suspended"] is False
+    rows = await client.server.app[POOL].fetch("SELECT action, reason FROM audit_log ORDER BY id")
+    assert [(r["action"], r["reason"]) for r in rows] == [
+        ("account.suspend", "bye"),
+        ("account.unsuspend", ""),
+    ]
+
+
+async def test_disable_refuses_the_token_until_enabled(client, make_member):
+    admin = await make_member("boss", role="admin", scopes=("admin:write",))
+    alice = await make_member("alice")
+    path = f"/api/v1/admin/accounts/{alice.account_id}"
+    await call(client, admin, "POST", f"{path}/action", type="disable")
+    assert await me_status(client, alice.headers) == 403
+    body = await admin_account(client, admin, "POST", f"/{alice.account_id}/enable")
+    assert body["disabled"] is False
+    assert await me_status(client, alice.headers) == 200
+
+
+async def test_silence_and_sensitive(client, make_member):
+    admin = await make_member("boss", role="admin", scopes=("admin:read", "admin:write"))
+    alice = await make_member("alice")
+    path = f"/api/v1/admin/accounts/{alice.account_id}"
+    await call(client, admin, "POST", f"{path}/action", type="silence")
+    await call(client, admin, "POST", f"{path}/action", type="sensitive")
+    assert await listing(client, admin, silenced="true") == ["alice"]
+    body = await admin_account(client, admin, "GET", f"/{alice.account_id}")
+    assert (body["silenced"], body["sensitized"]) == (True, True)
+    assert body["account"]["limited"] is True
+
+    await admin_account(client, admin, "POST", f"/{alice.account_id}/unsilence")
+    body = await admin_account(client, admin, "POST", f"/{alice.account_id}/unsensitive")
+    assert (body["silenced"], body["sensitized"]) == (False, False)
+    assert [a for a, _ in await audit_actions(client)] == [
+        "account.silence",
+        "account.sensitive",
+        "account.unsilence",
+        "account.unsensitive",
+    ]
+
+
+async def test_who_may_moderate(client, make_member):
+    member = await make_member("plain", scopes=("admin:read", "admin:write"))
+    mod = await make_member("mod", role="moderator", scopes=("admin:read", "admin:write"))
+    other_mod = await make_member("mod2", role="moderator")
+    admin = await make_member("boss", role="admin", scopes=("read",))
+    alice = await make_member("alice")
+    path = f"/api/v1/admin/accounts/{alice.account_id}"
+
+    await call(client, member, "GET", "/api/v1/admin/accounts", expect=403)
+    await call(client, member, "POST", f"{path}/action", expect=403, type="silence")
+    await call(client, admin, "GET", "/api/v1/admin/accounts", expect=403)  # scope missing
+    await call(client, mod, "POST", f"{path}/action", expect=422, type="explode")
+    # A moderator may not act on other staff.
+    other = f"/api/v1/admin/accounts/{other_mod.account_id}/action"
+    await call(client, mod, "POST", other, expect=403, type="suspend")
+    own = f"/api/v1/admin/accounts/{mod.account_id}/action"
+    await call(client, mod, "POST", own, expect=403, type="disable")
+    assert await call(client, mod, "POST", f"{path}/action", type="silence") == {}
+    assert await audit_actions(client) == [("account.silence", str(alice.account_id))]
