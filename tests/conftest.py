@@ -14,14 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from federation.services.accounts import create_local_account
 from server.app import create_app
-from server.auth import hash_secret
 from server.config import Config
-from server.state import POOL, URLS
-from storage import oauth as oauth_store
 from storage.embedded import start_embedded
 from storage.migrate import migrate
+from tests.members import create_member
 
 TEMPLATE_DB = "kith_template"
 
@@ -122,22 +119,8 @@ def make_member(client):
     ) -> Member:
         counter["n"] += 1
         username = username or f"member{counter['n']}"
-        app = client.server.app
-        user = await create_local_account(
-            app[POOL],
-            app[URLS],
-            username=username,
-            email=f"{username}@example.org",
-            password=password,
-            role=role,
-        )
-        token = uuid.uuid4().hex
-        await oauth_store.create_token(
-            app[POOL],
-            token_hash=hash_secret(token),
-            application_id=None,
-            user_id=user["id"],
-            scopes=list(scopes),
+        user, token = await create_member(
+            client.server.app, username, role=role, scopes=scopes, password=password
         )
         return Member(username, user["account_id"], user["id"], token)
 

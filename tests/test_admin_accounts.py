@@ -3,13 +3,10 @@ recorded in the audit log; staff only."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from federation.services.accounts import create_local_account
-from server.auth import hash_secret
-from server.state import POOL, URLS
-from storage import oauth as oauth_store
+from server.state import POOL
+from tests.members import create_member
 from tests.schemas import assert_matches
 
 
@@ -38,23 +35,8 @@ async def listing(client, who, **filters: Any) -> list[str]:
 
 async def pending_member(client, username: str) -> dict[str, str]:
     """A member waiting for approval, and the headers of a token they already hold."""
-    app = client.server.app
-    user = await create_local_account(
-        app[POOL],
-        app[URLS],
-        username=username,
-        email=f"{username}@example.org",
-        password="correct horse battery",
-        approved=False,
-        reason="let me in",
-    )
-    token = uuid.uuid4().hex
-    await oauth_store.create_token(
-        app[POOL],
-        token_hash=hash_secret(token),
-        application_id=None,
-        user_id=user["id"],
-        scopes=["read", "write"],
+    user, token = await create_member(
+        client.server.app, username, scopes=["read", "write"], approved=False, reason="let me in"
     )
     return {"id": str(user["account_id"]), "Authorization": f"Bearer {token}"}
 

@@ -4,17 +4,14 @@ public list and the `kith domain-block` command line."""
 from __future__ import annotations
 
 import hashlib
-import uuid
 from pathlib import Path
 
 import asyncpg
 
-from federation.services.accounts import create_local_account
-from server.auth import hash_secret
-from server.state import POOL, URLS
-from storage import oauth as oauth_store
+from server.state import POOL
 from tests.federation_harness import Instance
 from tests.inbox_peer import Peer
+from tests.members import create_member
 from tests.test_cli import kith_env, run_kith
 from tests.test_federation_e2e import (
     User,
@@ -29,23 +26,7 @@ ADMIN_SCOPES = ["read", "write", "follow", "admin:read", "admin:write"]
 
 
 async def admin_of(instance: Instance, username: str = "root") -> User:
-    app = instance.app
-    user = await create_local_account(
-        app[POOL],
-        app[URLS],
-        username=username,
-        email=f"{username}@example.org",
-        password="correct horse battery staple",
-        role="admin",
-    )
-    token = uuid.uuid4().hex
-    await oauth_store.create_token(
-        app[POOL],
-        token_hash=hash_secret(token),
-        application_id=None,
-        user_id=user["id"],
-        scopes=ADMIN_SCOPES,
-    )
+    user, token = await create_member(instance.app, username, role="admin", scopes=ADMIN_SCOPES)
     return User(instance.client, instance.host, username, user["account_id"], token)
 
 

@@ -8,7 +8,6 @@ handler errors propagate, so a failing delivery or inbox handler fails the test 
 from __future__ import annotations
 
 import contextlib
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from federation.delivery.send import DeliveryFailed
-from federation.services.accounts import create_local_account
 from server.app import create_app
-from server.auth import hash_secret
-from server.state import CONFIG, POOL, URLS
+from server.state import CONFIG, URLS
 from storage import jobs as job_store
-from storage import oauth as oauth_store
 from tests.federation_harness import Instance, Network
+from tests.members import create_member
 from tests.schemas import assert_matches
 
 SCOPES = ["read", "write", "follow", "push"]
@@ -78,21 +75,7 @@ class User:
 async def create_user(app: Any, http: Any, username: str) -> User:
     """A member of the instance served by `app`, with a full-scope token (like conftest's
     `make_member`)."""
-    user = await create_local_account(
-        app[POOL],
-        app[URLS],
-        username=username,
-        email=f"{username}@example.org",
-        password="correct horse battery staple",
-    )
-    token = uuid.uuid4().hex
-    await oauth_store.create_token(
-        app[POOL],
-        token_hash=hash_secret(token),
-        application_id=None,
-        user_id=user["id"],
-        scopes=SCOPES,
-    )
+    user, token = await create_member(app, username, scopes=SCOPES)
     return User(http, app[URLS].domain, username, user["account_id"], token)
 
 
