@@ -31,29 +31,6 @@ async def follow_pairs_of(db: Executor, account_id: int) -> list[tuple[int, int]
     return [(row["account_id"], row["target_account_id"]) for row in rows]
 
 
-async def insert_report(
-    db: Executor,
-    *,
-    account_id: int,
-    target_account_id: int,
-    status_ids: list[int],
-    comment: str,
-    uri: str,
-) -> int:
-    return await db.fetchval(
-        """
-        INSERT INTO reports (account_id, target_account_id, status_ids, comment, uri)
-        VALUES ($1, $2, $3, $4, $5)
-        RETURNING id
-        """,
-        account_id,
-        target_account_id,
-        status_ids,
-        comment,
-        uri,
-    )
-
-
 async def set_moved_to(db: Executor, account_id: int, moved_to_account_id: int) -> None:
     await db.execute(
         "UPDATE accounts SET moved_to_account_id = $2, updated_at = now() WHERE id = $1",

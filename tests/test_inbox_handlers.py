@@ -350,6 +350,17 @@ async def test_flag_lands_in_reports(kith, peer):
     assert report["comment"] == "spam" and report["uri"] == flag["id"]
 
 
+async def test_flags_from_a_domain_with_reject_reports_are_ignored(kith, peer):
+    amy = await make_local(kith, "amy")
+    await kith.pool.execute(
+        "INSERT INTO domain_blocks (domain, severity, reject_reports) VALUES ($1, 'noop', true)",
+        peer.base_url.split("://", 1)[1],
+    )
+    flag = peer.activity("Flag", [amy.uri], content="spam")
+    assert await process(kith, peer, flag) == "ignored: reports from this domain are rejected"
+    assert await kith.pool.fetchval("SELECT count(*) FROM reports") == 0
+
+
 async def test_move_records_the_new_account(kith, peer):
     old = peer.actor()
     await remote_accounts.resolve_actor(kith.federation, old)

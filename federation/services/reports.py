@@ -58,26 +58,54 @@ async def file_report(
         ):
             raise invalid("rule_ids must name the instance's rules")
         forwarded = forward and target["domain"] is not None
-        report = await report_store.insert_report(
+        report = await record_report(
             conn,
-            account_id=reporter_id,
-            target_account_id=target_id,
+            reporter_id=reporter_id,
+            target_id=target_id,
             status_ids=[s["id"] for s in statuses],
             rule_ids=sorted(set(rule_ids)),
             comment=comment,
             category=category,
             forwarded=forwarded,
         )
-        for staff_id in await account_store.staff_account_ids(conn):
-            await notification_store.notify(
-                conn,
-                account_id=staff_id,
-                from_account_id=reporter_id,
-                type="admin.report",
-                report_id=report["id"],
-            )
         if forwarded:
             await _send_flag(conn, urls, report, target, [s["uri"] for s in statuses])
+    return report
+
+
+async def record_report(
+    conn: asyncpg.Connection,
+    *,
+    reporter_id: int,
+    target_id: int,
+    status_ids: list[int],
+    comment: str,
+    category: str = "other",
+    rule_ids: list[int] | None = None,
+    forwarded: bool = False,
+    uri: str | None = None,
+) -> asyncpg.Record:
+    """Store a checked report and notify staff: the step a member's report and a `Flag` from
+    another server share. `uri` is the Flag's id."""
+    report = await report_store.insert_report(
+        conn,
+        account_id=reporter_id,
+        target_account_id=target_id,
+        status_ids=status_ids,
+        rule_ids=rule_ids or [],
+        comment=comment,
+        category=category,
+        forwarded=forwarded,
+        uri=uri,
+    )
+    for staff_id in await account_store.staff_account_ids(conn):
+        await notification_store.notify(
+            conn,
+            account_id=staff_id,
+            from_account_id=reporter_id,
+            type="admin.report",
+            report_id=report["id"],
+        )
     return report
 
 

@@ -1,18 +1,19 @@
 """Flag: a report from another server about a member (and some of their statuses).
 
 It lands in the reports table like a member's report, from the remote reporter (Mastodon sends
-them from its instance actor), and staff are notified.
+them from its instance actor), and staff are notified, unless the reporter's domain is blocked
+with `reject_reports`.
 """
 
 from __future__ import annotations
 
+from federation import gate
 from federation.context import Federation
 from federation.inbox.dispatch import OK, Activity, Dispatcher, ignored
 from federation.inbox.handlers.common import live_status, local_account, reference
-from federation.services import remote_accounts
+from federation.parse.actors import authority
+from federation.services import remote_accounts, reports
 from storage import accounts as account_store
-from storage import notifications as notification_store
-from storage import remote_relations as relation_store
 
 MAX_COMMENT = 5000
 
@@ -29,25 +30,23 @@ async def on_flag(fed: Federation, activity: Activity) -> str:
             target = target or await account_store.get_account(fed.pool, status["account_id"])
     if target is None:
         return ignored("reports no local account or status")
+    try:
+        decision = await gate.check_incoming(fed.pool, authority(activity.actor_uri))
+    except gate.Refused as refused:  # blocked since the activity arrived
+        return ignored(refused.reason)
+    if decision.reject_reports:
+        return ignored("reports from this domain are rejected")
     reporter = await remote_accounts.resolve_actor(fed, activity.actor_uri)
     content = activity.payload.get("content")
     async with fed.pool.acquire() as conn, conn.transaction():
-        report_id = await relation_store.insert_report(
+        await reports.record_report(
             conn,
-            account_id=reporter["id"],
-            target_account_id=target["id"],
+            reporter_id=reporter["id"],
+            target_id=target["id"],
             status_ids=status_ids,
             comment=content[:MAX_COMMENT] if isinstance(content, str) else "",
             uri=activity.uri,
         )
-        for staff_id in await account_store.staff_account_ids(conn):
-            await notification_store.notify(
-                conn,
-                account_id=staff_id,
-                from_account_id=reporter["id"],
-                type="admin.report",
-                report_id=report_id,
-            )
     return OK
 
 
