@@ -46,6 +46,20 @@ async def test_report_a_local_account_and_its_statuses(client, make_member):
     ]
 
 
+async def test_every_report_notifies_staff(client, make_member):
+    mod = await make_member("mod", role="moderator")
+    alice, bob = await make_member("alice"), await make_member("bob")
+    first = await report(client, alice, account_id=str(bob.account_id), comment="once")
+    second = await report(client, alice, account_id=str(bob.account_id), comment="again")
+    response = await client.get("/api/v1/notifications", headers=mod.headers)
+    notes = await response.json()
+    assert [n["type"] for n in notes] == ["admin.report", "admin.report"]
+    rows = await client.server.app[POOL].fetch(
+        "SELECT report_id FROM notifications WHERE account_id = $1 ORDER BY id", mod.account_id
+    )
+    assert [str(r["report_id"]) for r in rows] == [first["id"], second["id"]]
+
+
 async def test_report_refuses_bad_input(client, make_member):
     alice, bob, carol = await make_member("alice"), await make_member("bob"), await make_member()
     carols = await post_local(client, carol, "not bob's")
