@@ -49,6 +49,23 @@ async def policy(db: Executor, host: str) -> asyncpg.Record:
     )
 
 
+async def limit_new_account(db: Executor, account_id: int, domain: str) -> bool:
+    """Silence a newly stored remote account when the most specific block over its domain is a
+    silence, stamped like the accounts the block limited when it was made (so lifting the block
+    lifts this too). True when it did."""
+    result = await db.execute(
+        """
+        UPDATE accounts a SET silenced_at = b.updated_at
+        FROM (SELECT severity, updated_at FROM domain_blocks WHERE domain = ANY($2::text[])
+              ORDER BY length(domain) DESC LIMIT 1) b
+        WHERE a.id = $1 AND a.silenced_at IS NULL AND b.severity = 'silence'
+        """,
+        account_id,
+        suffixes(domain),
+    )
+    return result == "UPDATE 1"
+
+
 # -- blocks ---------------------------------------------------------------------------------------
 
 

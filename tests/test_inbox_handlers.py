@@ -361,6 +361,18 @@ async def test_flags_from_a_domain_with_reject_reports_are_ignored(kith, peer):
     assert await kith.pool.fetchval("SELECT count(*) FROM reports") == 0
 
 
+async def test_accounts_of_a_silenced_domain_are_silenced_when_first_seen(kith, peer):
+    await kith.pool.execute(
+        "INSERT INTO domain_blocks (domain, severity) VALUES ($1, 'silence')",
+        peer.base_url.split("://", 1)[1],
+    )
+    account = await remote_accounts.resolve_actor(kith.federation, peer.actor())
+    assert account["silenced_at"] is not None
+    # Stamped with the block's time, as the accounts it limited when made: lifting it lifts this.
+    block_time = await kith.pool.fetchval("SELECT updated_at FROM domain_blocks")
+    assert account["silenced_at"] == block_time
+
+
 async def test_move_records_the_new_account(kith, peer):
     old = peer.actor()
     await remote_accounts.resolve_actor(kith.federation, old)

@@ -19,6 +19,7 @@ from federation.context import Federation
 from federation.fetch import FetchError, fetch_object
 from federation.parse.actors import ACTOR_TYPES, RemoteActor, authority, http_url, parse_actor
 from federation.webfinger_client import webfinger
+from storage import domain_blocks as domain_store
 from storage import remote_accounts as store
 
 STALE_AFTER = timedelta(days=1)
@@ -132,6 +133,10 @@ async def store_actor(fed: Federation, doc: dict[str, Any]) -> asyncpg.Record:
         ) from exc
     if row is None:
         raise FetchError(f"{actor.uri} is a local account")
+    if row["silenced_at"] is None and await domain_store.limit_new_account(
+        fed.pool, row["id"], actor.domain
+    ):
+        row = await store.get_account_by_uri(fed.pool, actor.uri)
     return row
 
 
