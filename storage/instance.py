@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from storage.member_counts import ACTIVE_MONTH_DAYS, MEMBERS, count_active_within
+
 Executor = asyncpg.Pool | asyncpg.Connection
 
 # Remote domains Kith knows an account of, without those silenced or suspended (directly or as
@@ -18,18 +20,6 @@ _PEERS = """
           AND (d.domain = lower(b.domain)
                OR right(d.domain, length(b.domain) + 1) = '.' || lower(b.domain))
     )
-"""
-
-# A member counts as active in a month when they signed in, used a token or posted in it.
-_ACTIVE_MONTH = """
-    SELECT count(*) FROM users u JOIN accounts a ON a.id = u.account_id
-    WHERE u.approved AND NOT u.disabled AND a.suspended_at IS NULL
-      AND (u.last_sign_in_at > now() - interval '30 days'
-           OR a.last_status_at > now() - interval '30 days'
-           OR EXISTS (
-               SELECT 1 FROM oauth_access_tokens t
-               WHERE t.user_id = u.id
-                 AND coalesce(t.last_used_at, t.created_at) > now() - interval '30 days'))
 """
 
 
@@ -48,13 +38,13 @@ async def stats(db: Executor) -> asyncpg.Record:
     return await db.fetchrow(
         f"""
         SELECT
-            (SELECT count(*) FROM users u JOIN accounts a ON a.id = u.account_id
-             WHERE u.approved AND NOT u.disabled AND a.suspended_at IS NULL) AS user_count,
+            (SELECT count(*) {MEMBERS}) AS user_count,
             (SELECT count(*) FROM statuses s
              WHERE s.local AND s.deleted_at IS NULL) AS status_count,
             (SELECT count(*) FROM ({_PEERS}) peers) AS domain_count,
-            ({_ACTIVE_MONTH}) AS active_month
-        """
+            ({count_active_within("$1")}) AS active_month
+        """,
+        ACTIVE_MONTH_DAYS,
     )
 
 
