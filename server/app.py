@@ -22,20 +22,26 @@ from federation.urls import LocalUrls
 from server.api import (
     accounts,
     admin_accounts,
+    admin_blocklists,
     admin_domains,
+    admin_federation,
+    admin_policies,
     admin_reports,
     apps,
     audit_log,
     blocks,
+    domain_blocks,
     filters,
     followers,
     instance,
+    invites,
     notifications,
     oauth,
     reports,
     search,
     status_edits,
     statuses,
+    streaming,
     timelines,
 )
 from server.config import VERSION, Config
@@ -140,6 +146,12 @@ def create_app(
         admin_reports,
         audit_log,
         admin_domains,
+        admin_blocklists,
+        admin_federation,
+        admin_policies,
+        domain_blocks,
+        invites,
+        streaming,
     ):
         app.add_routes(module.routes)
     for module in (webfinger, nodeinfo, actors, inbox):

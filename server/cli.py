@@ -19,20 +19,21 @@ from aiohttp import web
 from federation.services.accounts import create_local_account
 from federation.services.errors import ServiceError
 from federation.urls import LocalUrls
+from server import cli_blocklists, cli_federation, cli_policies
 from server.app import create_app, database_url, prepare_database
 from server.cli_audit import add_audit_commands, run_audit_command
-from server.cli_domains import CliError as DomainCliError
+from server.cli_common import CliError, open_pool
 from server.cli_domains import add_domain_commands, run_domain_command
 from server.config import VERSION_STRING, Config, ConfigError, load_config
 from storage import accounts as account_store
-from storage.db import DatabaseUnavailable, create_pool
+from storage.db import DatabaseUnavailable
 from storage.embedded import EmbeddedDatabaseError
 
 log = logging.getLogger("kith")
 
-
-class CliError(Exception):
-    """A failure to report as one line and exit status 1."""
+# Subcommand modules: each has `COMMANDS` (its top-level command names), `add_commands(subparsers)`
+# and `async def run(config, args)`.
+PLUGGED_IN = (cli_blocklists, cli_policies, cli_federation)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     user_commands.add_parser("list", help="list local accounts")
     add_domain_commands(commands)
     add_audit_commands(commands)
+    for module in PLUGGED_IN:
+        module.add_commands(commands)
     return parser
 
 
@@ -72,36 +75,27 @@ def _read_password_from_stdin() -> str:
 async def _user_create(config: Config, args: argparse.Namespace) -> None:
     password = _read_password_from_stdin() if args.password_stdin else secrets.token_urlsafe(18)
     role = "admin" if args.admin else "moderator" if args.moderator else "user"
-    dsn = database_url(config)
-    await prepare_database(dsn)
-    pool = await create_pool(dsn, max_size=2)
-    try:
-        await create_local_account(
-            pool,
-            LocalUrls(config.base_url),
-            username=args.username,
-            email=args.email,
-            password=password,
-            role=role,
-            allow_reserved=True,
-        )
-    except ServiceError as exc:
-        raise CliError(exc.message.removeprefix("Validation failed: ")) from None
-    finally:
-        await pool.close()
+    async with open_pool(config) as pool:
+        try:
+            await create_local_account(
+                pool,
+                LocalUrls(config.base_url),
+                username=args.username,
+                email=args.email,
+                password=password,
+                role=role,
+                allow_reserved=True,
+            )
+        except ServiceError as exc:
+            raise CliError(exc.message.removeprefix("Validation failed: ")) from None
     print(f"created @{args.username}@{config.domain} ({role})")
     if not args.password_stdin:
         print(f"password: {password}")
 
 
 async def _user_list(config: Config) -> None:
-    dsn = database_url(config)
-    await prepare_database(dsn)
-    pool = await create_pool(dsn, max_size=2)
-    try:
+    async with open_pool(config) as pool:
         rows = await account_store.list_local_users(pool)
-    finally:
-        await pool.close()
     if not rows:
         print("no accounts")
     for row in rows:
@@ -179,10 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(run_domain_command(config, args))
         elif args.command == "audit-log":
             asyncio.run(run_audit_command(config, args))
+        else:
+            module = next(m for m in PLUGGED_IN if args.command in m.COMMANDS)
+            asyncio.run(module.run(config, args))
     except (
         ConfigError,
         CliError,
-        DomainCliError,
         DatabaseUnavailable,
         EmbeddedDatabaseError,
     ) as exc:

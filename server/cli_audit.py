@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from server.app import database_url, prepare_database
+from server.cli_common import open_pool
 from server.config import Config
 from storage import audit
-from storage.db import create_pool
 from storage.pagination import Page
 
 
@@ -19,13 +18,8 @@ def add_audit_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def run_audit_command(config: Config, args: argparse.Namespace) -> None:
-    dsn = database_url(config)
-    await prepare_database(dsn)
-    pool = await create_pool(dsn, max_size=2)
-    try:
+    async with open_pool(config) as pool:
         rows = await audit.list_entries(pool, Page(limit=max(1, args.limit)), action=args.action)
-    finally:
-        await pool.close()
     if not rows:
         print("no entries")
     for row in rows:

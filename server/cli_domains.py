@@ -21,10 +21,9 @@ from typing import Any
 
 from federation.services import domain_blocks as service
 from federation.services.errors import ServiceError
-from server.app import database_url, prepare_database
+from server.cli_common import CliError, open_pool
 from server.config import Config
 from storage import domain_blocks as store
-from storage.db import create_pool
 
 HEADER = [
     "#domain",
@@ -36,10 +35,6 @@ HEADER = [
 ]
 REASON = "cli"
 _BOOLEANS = {"true": True, "false": False, "": False}
-
-
-class CliError(Exception):
-    """Raised to end the command with one line on standard error and exit status 1."""
 
 
 def add_domain_commands(subparsers: Any) -> None:
@@ -63,9 +58,11 @@ def add_domain_commands(subparsers: Any) -> None:
 
 
 async def run_domain_command(config: Config, args: argparse.Namespace) -> None:
-    dsn = database_url(config)
-    await prepare_database(dsn)
-    pool = await create_pool(dsn, max_size=2)
+    async with open_pool(config) as pool:
+        await _run(pool, args)
+
+
+async def _run(pool: Any, args: argparse.Namespace) -> None:
     try:
         if args.domain_command == "add":
             await _add(pool, args)
@@ -79,8 +76,6 @@ async def run_domain_command(config: Config, args: argparse.Namespace) -> None:
             sys.stdout.write(export_csv(await store.list_blocks(pool)))
     except ServiceError as exc:
         raise CliError(exc.message.removeprefix("Validation failed: ")) from None
-    finally:
-        await pool.close()
 
 
 async def _add(pool: Any, args: argparse.Namespace) -> None:
