@@ -26,6 +26,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -83,6 +84,8 @@ def backoff_delay(
 class JobKind:
     handler: Handler
     max_attempts: int
+    # Slots of its own (a lane), or None to share the worker's general slots.
+    concurrency: int | None = None
 
 
 class Registry:
@@ -91,16 +94,47 @@ class Registry:
     def __init__(self) -> None:
         self._kinds: dict[str, JobKind] = {}
 
-    def register(self, queue: str, handler: Handler, *, max_attempts: int = MAX_ATTEMPTS) -> None:
-        """Route `queue` to `handler`; a queue has exactly one handler."""
+    def register(
+        self,
+        queue: str,
+        handler: Handler,
+        *,
+        max_attempts: int = MAX_ATTEMPTS,
+        concurrency: int | None = None,
+    ) -> None:
+        """Route `queue` to `handler`; a queue has exactly one handler.
+
+        With `concurrency`, the queue runs in a lane of that many slots of its own, so its jobs
+        neither wait for nor hold the worker's general slots. Deliveries use one: a dead server
+        holds a delivery slot until its request times out, and must not stall everything else.
+        """
         if queue in self._kinds:
             raise ValueError(f"a handler for job queue {queue!r} is already registered")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        self._kinds[queue] = JobKind(handler, max_attempts)
+        if concurrency is not None and concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._kinds[queue] = JobKind(handler, max_attempts, concurrency)
 
     def get(self, queue: str) -> JobKind | None:
         return self._kinds.get(queue)
+
+    def lanes(self) -> dict[str, int]:
+        """The queues that have slots of their own, with how many."""
+        return {q: k.concurrency for q, k in self._kinds.items() if k.concurrency is not None}
+
+
+@dataclass
+class _Lane:
+    """Slots for some queues: `queues` None means every queue without a lane of its own."""
+
+    limit: int
+    queues: list[str] | None
+    running: set[asyncio.Task[None]]
+
+    @property
+    def free(self) -> int:
+        return self.limit - len(self.running)
 
 
 def _describe(exc: BaseException) -> str:
@@ -113,7 +147,8 @@ def _label(job: asyncpg.Record) -> str:
 
 
 class Worker:
-    """Claims due jobs and runs up to `concurrency` of them at once.
+    """Claims due jobs and runs up to `concurrency` of them at once, plus up to a lane's own
+    concurrency for each queue registered with one.
 
     `run()` is the long-running loop. It sleeps until a job is enqueued (LISTEN/NOTIFY), a slot
     frees up, or `poll_interval` passes (for jobs rescheduled into the future, and in case a
@@ -151,10 +186,12 @@ class Worker:
         Jobs still running after that are cancelled and released to run again at once.
         """
         wake = asyncio.Event()
-        running: set[asyncio.Task[None]] = set()
+        own = self.registry.lanes()
+        lanes = [_Lane(self.concurrency, None, set())]
+        lanes += [_Lane(limit, [queue], set()) for queue, limit in own.items()]
 
-        def finished(task: asyncio.Task[None]) -> None:
-            running.discard(task)
+        def finished(lane: _Lane, task: asyncio.Task[None]) -> None:
+            lane.running.discard(task)
             wake.set()
             if not task.cancelled() and task.exception() is not None:
                 log.error("job bookkeeping failed", exc_info=task.exception())
@@ -163,15 +200,17 @@ class Worker:
             try:
                 while not stop.is_set():
                     wake.clear()
-                    free = self.concurrency - len(running)
-                    claimed = await self._claim(free) if free > 0 else []
-                    for job in claimed:
-                        task = asyncio.create_task(self._execute(job, propagate=False))
-                        running.add(task)
-                        task.add_done_callback(finished)
+                    for lane in lanes:
+                        if lane.free <= 0:
+                            continue
+                        claimed = await self._claim(lane.free, lane.queues, exclude=list(own))
+                        for job in claimed:
+                            task = asyncio.create_task(self._execute(job, propagate=False))
+                            lane.running.add(task)
+                            task.add_done_callback(partial(finished, lane))
                     await _wait_any(stop, wake, timeout=self.poll_interval)
             finally:
-                await self._stop(running)
+                await self._stop(set().union(*(lane.running for lane in lanes)))
 
     async def drain(self) -> int:
         """Run due jobs until none remain; return how many runs there were.
@@ -187,10 +226,17 @@ class Worker:
             runs += 1
         return runs
 
-    async def _claim(self, limit: int) -> list[asyncpg.Record]:
+    async def _claim(
+        self, limit: int, queues: list[str] | None, *, exclude: list[str]
+    ) -> list[asyncpg.Record]:
         try:
             return await store.claim(
-                self.pool, self.worker_id, limit=limit, lease_seconds=self.lease_seconds
+                self.pool,
+                self.worker_id,
+                limit=limit,
+                lease_seconds=self.lease_seconds,
+                queues=queues,
+                exclude_queues=exclude if queues is None else (),
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             log.exception("claiming jobs failed; trying again in %s s", self.poll_interval)

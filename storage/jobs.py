@@ -67,8 +67,10 @@ async def claim(
     limit: int,
     lease_seconds: float,
     queues: Sequence[str] | None = None,
+    exclude_queues: Sequence[str] = (),
 ) -> list[asyncpg.Record]:
-    """Lock up to `limit` due jobs for `lease_seconds`, counting an attempt on each.
+    """Lock up to `limit` due jobs for `lease_seconds`, counting an attempt on each; only jobs
+    of `queues` when given, never of `exclude_queues`.
 
     Returns them oldest first, `attempts` already including this one.
     """
@@ -80,6 +82,7 @@ async def claim(
               AND (locked_until IS NULL OR locked_until < now())
               AND failed_at IS NULL
               AND ($4::text[] IS NULL OR queue = ANY ($4))
+              AND NOT (queue = ANY ($5::text[]))
             ORDER BY run_at, id
             LIMIT $1
             FOR UPDATE SKIP LOCKED
@@ -96,6 +99,7 @@ async def claim(
         worker_id,
         lease_seconds,
         list(queues) if queues is not None else None,
+        list(exclude_queues),
     )
     return sorted(rows, key=lambda row: (row["run_at"], row["id"]))
 

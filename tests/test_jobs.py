@@ -314,6 +314,49 @@ async def test_a_slow_job_does_not_block_the_others(pool):
         await asyncio.wait_for(task, 5)
 
 
+async def test_a_queue_with_a_lane_neither_holds_nor_exceeds_its_slots(pool):
+    release = asyncio.Event()
+    slow_running: list[int] = []
+    fast_done: list[int] = []
+
+    async def slow(ctx, payload):
+        slow_running.append(payload["n"])
+        await release.wait()
+
+    async def fast(ctx, payload):
+        fast_done.append(payload["n"])
+
+    reg = registry(fast=fast)
+    reg.register("slow", slow, concurrency=2)
+    await jobs.enqueue_many(pool, "slow", [{"n": n} for n in range(5)])
+    await jobs.enqueue_many(pool, "fast", [{"n": n} for n in range(3)])
+    stop = asyncio.Event()
+    # One general slot: without the lane, the slow jobs (enqueued first) would take it.
+    task = asyncio.create_task(Worker(pool, reg, None, concurrency=1).run(stop))
+    try:
+
+        async def fast_ones_done() -> bool:
+            return sorted(fast_done) == [0, 1, 2]
+
+        await eventually(fast_ones_done)
+        assert len(slow_running) == 2  # the lane's width, no more
+        release.set()
+
+        async def all_done() -> bool:
+            return await jobs.count_pending(pool) == 0
+
+        await eventually(all_done)
+        assert sorted(slow_running) == [0, 1, 2, 3, 4]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+def test_a_lane_needs_at_least_one_slot():
+    with pytest.raises(ValueError, match="concurrency"):
+        Registry().register("q", lambda ctx, payload: None, concurrency=0)
+
+
 async def test_stopping_releases_jobs_that_outlive_the_grace_period(pool):
     started = asyncio.Event()
 

@@ -14,8 +14,20 @@ from federation.jobs import MAX_ATTEMPTS, Registry
 
 __all__ = ["deliver", "register"]
 
+# Deliveries run in a lane of their own this wide. A delivery holds its slot while it waits for
+# the remote server, up to the request timeout; with this many slots a hundred black-holed
+# servers still leave room for every live one, and the general slots (inbox jobs) are untouched.
+# A slot costs a coroutine and a socket, not a database connection (`send` holds one only for
+# its bookkeeping queries).
+CONCURRENCY = 192
 
-def register(registry: Registry, *, timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT) -> None:
+
+def register(
+    registry: Registry,
+    *,
+    timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    concurrency: int = CONCURRENCY,
+) -> None:
     """Register the `deliver` job; `timeout` bounds each HTTP request (tests shorten it).
 
     The job's attempts are the delivery's tries: `send` marks the delivery failed on the last.
@@ -24,4 +36,4 @@ def register(registry: Registry, *, timeout: aiohttp.ClientTimeout = DEFAULT_TIM
     async def handle(fed: Federation, payload: dict[str, Any]) -> None:
         await send(fed, payload["delivery_id"], timeout=timeout)
 
-    registry.register(QUEUE, handle, max_attempts=MAX_ATTEMPTS)
+    registry.register(QUEUE, handle, max_attempts=MAX_ATTEMPTS, concurrency=concurrency)
