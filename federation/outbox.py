@@ -18,7 +18,7 @@ import asyncpg
 from federation.delivery import audience, deliver
 from federation.render import activities
 from federation.render.actors import render_actor
-from federation.render.objects import addressing, load_note_parts, render_note
+from federation.render.objects import addressing, load_note_parts, render_announce, render_note
 from federation.urls import LocalUrls
 from storage import accounts as account_store
 from storage import statuses as status_store
@@ -230,12 +230,8 @@ async def _announce(
     if actor is None or not inboxes:
         return None
     original_author = await account_store.get_account(conn, original["account_id"])
-    mentioned = [original_author["uri"]] if original_author is not None else []
-    to, cc = addressing(boost["visibility"], actor["followers_url"], mentioned)
-    activity = activities.announce(
-        boost["uri"], actor["uri"], original["uri"], boost["created_at"], to, cc
-    )
-    return actor, activity, inboxes
+    author_uri = original_author["uri"] if original_author is not None else None
+    return actor, render_announce(boost, actor, original["uri"], author_uri), inboxes
 
 
 async def _follow(

@@ -56,7 +56,7 @@ async def test_member_actor(client, make_member):
         alice.account_id,
     )
     response = await client.get("/users/alice", headers=AP)
-    assert response.headers["Vary"] == "Accept"
+    assert response.headers["Vary"] == "Accept, Signature"
     actor = await response.json(content_type=None)
     base = "http://kith.test/users/alice"
     assert actor["@context"] == ACTOR_CONTEXT
@@ -337,8 +337,12 @@ async def test_featured_is_empty(client, make_member):
 # --- Notes ----------------------------------------------------------------------------------
 
 URLS_ = LocalUrls("https://kith.example")
-AUTHOR = {"username": "alice", "uri": "https://kith.example/users/alice"}
 FOLLOWERS = "https://kith.example/users/alice/followers"
+AUTHOR = {
+    "username": "alice",
+    "uri": "https://kith.example/users/alice",
+    "followers_url": FOLLOWERS,
+}
 BOB = "https://remote.example/users/bob"
 
 

@@ -76,7 +76,7 @@ def addressing(
 def render_note(status: Row, author: Row, parts: NoteParts, urls: LocalUrls) -> dict[str, Any]:
     """A local status (not a boost) as a `Note`, with its @context."""
     mentioned = list(dict.fromkeys(m.uri for m in parts.mentions))
-    to, cc = addressing(status["visibility"], _followers(author, urls), mentioned)
+    to, cc = addressing(status["visibility"], author["followers_url"], mentioned)
     note: dict[str, Any] = {
         "@context": NOTE_CONTEXT,
         "id": status["uri"],
@@ -125,22 +125,17 @@ async def render_status_activities(
             rendered.append(activities.create(note, author["uri"]))
             continue
         original = boosted[status["reblog_of_id"]]
-        rendered.append(
-            render_announce(status, author, original["uri"], original["author_uri"], urls)
-        )
+        rendered.append(render_announce(status, author, original["uri"], original["author_uri"]))
     return rendered
 
 
 def render_announce(
-    boost: Row, author: Row, original_uri: str, original_author_uri: str, urls: LocalUrls
+    boost: Row, author: Row, original_uri: str, original_author_uri: str | None
 ) -> dict[str, Any]:
     """A local boost as its `Announce`, addressed like a status of the boost's visibility that
-    mentions the boosted status's author."""
-    to, cc = addressing(boost["visibility"], _followers(author, urls), [original_author_uri])
+    mentions the boosted status's author (when known)."""
+    mentioned = [original_author_uri] if original_author_uri else []
+    to, cc = addressing(boost["visibility"], author["followers_url"], mentioned)
     return activities.announce(
         boost["uri"], author["uri"], original_uri, boost["created_at"], to, cc
     )
-
-
-def _followers(author: Row, urls: LocalUrls) -> str:
-    return urls.actor_collections(author["username"])["followers"]
