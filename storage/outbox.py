@@ -1,9 +1,10 @@
 """What Kith serves over ActivityPub: members' actors, the statuses anyone may fetch, outbox and
 follower pages.
 
-`servable` is the one audience rule for everything served to other servers: a status any
-anonymous reader may read (public or unlisted, not deleted) and never a local-only one, whoever
-asks. Fetches signed by a remote actor will widen it to what that actor may read.
+`servable` is the one audience rule for everything served to other servers: for an unsigned
+fetch, a status any anonymous reader may read (public or unlisted, not deleted); for a fetch
+signed by a remote account (`federation.fetch_gate`), what that account's domain was delivered
+(`storage.visibility.readable_by_remote`). Never a local-only one, whoever asks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncpg
 
 from storage.accounts import ACCOUNT_COLUMNS
 from storage.statuses import STATUS_COLUMNS
-from storage.visibility import readable_by
+from storage.visibility import readable_by, readable_by_remote
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
@@ -22,21 +23,26 @@ ACTOR_COLUMNS = f"""{ACCOUNT_COLUMNS}, a.inbox_url, a.outbox_url, a.shared_inbox
     a.followers_url, a.following_url, a.featured_url, a.public_key_id, a.public_key_pem"""
 
 
-def servable(alias: str = "s") -> str:
+def servable(alias: str = "s", viewer: str | None = None) -> str:
     """SQL that is true when status `alias` may be served over ActivityPub; a boost only when
-    what it boosts may be too."""
+    what it boosts may be too. `viewer` is the placeholder (e.g. `$3`) of the remote account
+    that signed the fetch, holding NULL or absent for an unsigned one."""
     return f"""(
-        {_audience(alias)}
+        {_audience(alias, viewer)}
         AND ({alias}.reblog_of_id IS NULL OR EXISTS (
             SELECT 1 FROM statuses boosted WHERE boosted.id = {alias}.reblog_of_id
-              AND {_audience("boosted")}))
+              AND {_audience("boosted", viewer)}))
     )"""
 
 
-def _audience(alias: str) -> str:
+def _audience(alias: str, viewer: str | None) -> str:
     # `readable_by` keeps local-only statuses from anonymous readers only; served documents never
     # carry one, whoever is asking.
-    return f"({readable_by('NULL', alias)} AND NOT {alias}.local_only)"
+    anonymous = f"({readable_by('NULL', alias)} AND NOT {alias}.local_only)"
+    if viewer is None:
+        return anonymous
+    return f"""(CASE WHEN {viewer}::bigint IS NULL THEN {anonymous}
+                ELSE {readable_by_remote(viewer, alias)} END)"""
 
 
 async def get_member_actor(db: Executor, username: str) -> asyncpg.Record | None:
@@ -53,38 +59,48 @@ async def get_member_actor(db: Executor, username: str) -> asyncpg.Record | None
 
 
 async def get_servable_status(
-    db: Executor, account_id: int, status_id: int
+    db: Executor, account_id: int, status_id: int, viewer_id: int | None = None
 ) -> asyncpg.Record | None:
-    """One of `account_id`'s statuses (or boosts), if it may be served."""
+    """One of `account_id`'s statuses (or boosts), if it may be served to `viewer_id` (the
+    remote account that signed the fetch; None for an unsigned one)."""
     return await db.fetchrow(
         f"""
         SELECT {STATUS_COLUMNS} FROM statuses s
-        WHERE s.id = $1 AND s.account_id = $2 AND {servable()}
+        WHERE s.id = $1 AND s.account_id = $2 AND {servable(viewer="$3")}
         """,
         status_id,
         account_id,
+        viewer_id,
     )
 
 
-_OUTBOX_ITEM = f"s.account_id = $1 AND {servable()}"
+_OUTBOX_ITEM = f"s.account_id = $1 AND {servable(viewer='$2')}"
 
 
-async def count_outbox(db: Executor, account_id: int) -> int:
-    return await db.fetchval(f"SELECT count(*) FROM statuses s WHERE {_OUTBOX_ITEM}", account_id)
+async def count_outbox(db: Executor, account_id: int, viewer_id: int | None = None) -> int:
+    return await db.fetchval(
+        f"SELECT count(*) FROM statuses s WHERE {_OUTBOX_ITEM}", account_id, viewer_id
+    )
 
 
 async def outbox_page(
-    db: Executor, account_id: int, max_id: int | None, limit: int
+    db: Executor,
+    account_id: int,
+    max_id: int | None,
+    limit: int,
+    viewer_id: int | None = None,
 ) -> list[asyncpg.Record]:
-    """Outbox items older than `max_id` (all, when None), newest first."""
+    """Outbox items older than `max_id` (all, when None), newest first, as `viewer_id` may see
+    them."""
     return await db.fetch(
         f"""
         SELECT {STATUS_COLUMNS} FROM statuses s
-        WHERE {_OUTBOX_ITEM} AND ($2::bigint IS NULL OR s.id < $2)
+        WHERE {_OUTBOX_ITEM} AND ($3::bigint IS NULL OR s.id < $3)
         ORDER BY s.id DESC
-        LIMIT $3
+        LIMIT $4
         """,
         account_id,
+        viewer_id,
         max_id,
         limit,
     )

@@ -14,7 +14,21 @@ async def get_setting(db: Executor, key: str) -> Any:
     return await db.fetchval("SELECT value FROM instance_settings WHERE key = $1", key)
 
 
-REGISTRATION_MODES = ("open", "approval", "closed")
+async def set_setting(db: Executor, key: str, value: Any) -> None:
+    """Store `value` (any JSON value) under `key`, replacing what was there."""
+    await db.execute(
+        """
+        INSERT INTO instance_settings (key, value) VALUES ($1, $2)
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+        """,
+        key,
+        value,
+    )
+
+
+# open: anyone signs up; approval: staff approve each sign-up; invite: only with a valid invite
+# code; closed: nobody. A valid invite code signs up without approval in every mode but closed.
+REGISTRATION_MODES = ("open", "approval", "invite", "closed")
 
 
 async def registrations_mode(db: Executor) -> str:
@@ -24,3 +38,25 @@ async def registrations_mode(db: Executor) -> str:
     if value is None:
         return "open"
     return value if value in REGISTRATION_MODES else "closed"
+
+
+async def members_may_invite(db: Executor) -> bool:
+    """Whether members who are not staff may create invites (staff always may); unset: no."""
+    return await get_setting(db, "members_may_invite") is True
+
+
+FEDERATION_MODES = ("open", "allowlist")
+
+
+async def federation_settings(db: Executor) -> tuple[str, bool]:
+    """(federation mode, authorized fetch) as stored; unset means ("open", False). The mode is
+    read as `federation.gate` reads it: only "allowlist" limits federation."""
+    rows = await db.fetch(
+        """
+        SELECT key, value FROM instance_settings
+        WHERE key IN ('federation_mode', 'authorized_fetch')
+        """
+    )
+    values = {row["key"]: row["value"] for row in rows}
+    mode = "allowlist" if values.get("federation_mode") == "allowlist" else "open"
+    return mode, values.get("authorized_fetch") is True

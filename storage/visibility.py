@@ -32,3 +32,38 @@ def readable_by(param: str, alias: str = "s") -> str:
             WHERE (b.account_id = {s}.account_id AND b.target_account_id = {param}::bigint)
                OR (b.account_id = {param}::bigint AND b.target_account_id = {s}.account_id))
     )"""
+
+
+def readable_by_remote(param: str, alias: str = "s") -> str:
+    """SQL that is true when status `alias` may be served to remote account `param` (the
+    verified signer of a fetch; a placeholder such as `$3`).
+
+    A remote server already holds what was delivered to it, so the signer sees what its domain
+    was sent: public and unlisted statuses, followers-only ones when any account of its domain
+    follows the author, and those that mention an account of its domain. That makes fetches
+    signed by an instance actor (as Kith's and Mastodon's are) work for followers-only posts.
+    Never a deleted or local-only status, and nothing when the author blocks the signer or its
+    domain, or the signer blocks the author.
+    """
+    s = alias
+    domain = f"(SELECT lower(v.domain) FROM accounts v WHERE v.id = {param}::bigint)"
+    return f"""(
+        {s}.deleted_at IS NULL
+        AND NOT {s}.local_only
+        AND (
+            {s}.visibility IN ('public', 'unlisted')
+            OR ({s}.visibility = 'private' AND EXISTS (
+                SELECT 1 FROM follows f JOIN accounts fa ON fa.id = f.account_id
+                WHERE f.target_account_id = {s}.account_id AND lower(fa.domain) = {domain}))
+            OR EXISTS (
+                SELECT 1 FROM mentions m JOIN accounts ma ON ma.id = m.account_id
+                WHERE m.status_id = {s}.id AND lower(ma.domain) = {domain})
+        )
+        AND NOT EXISTS (
+            SELECT 1 FROM blocks b
+            WHERE (b.account_id = {s}.account_id AND b.target_account_id = {param}::bigint)
+               OR (b.account_id = {param}::bigint AND b.target_account_id = {s}.account_id))
+        AND NOT EXISTS (
+            SELECT 1 FROM account_domain_blocks adb
+            WHERE adb.account_id = {s}.account_id AND lower(adb.domain) = {domain})
+    )"""

@@ -4,7 +4,11 @@ actors, their outboxes, follower and following collections, featured posts, and 
 
 Actors and notes share their URLs with browsers: those are sent to the HTML pages. Collections
 and activities are served as ActivityStreams whatever is asked for, as Mastodon does. Whatever
-may not be served (`storage.outbox.servable`) is not found.
+may not be served (`storage.outbox.servable`) to the requester is not found.
+
+Every route here is on a `federation.fetch_gate.GatedRoutes` table: the gate identifies the
+requester (the verified signer, or nobody) and, in authorized-fetch mode, refuses unsigned
+requests, except for the instance actor and, as a minimal document, members' actors.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncpg
 from aiohttp import web
 
 from federation.endpoints.app_state import federation_of
+from federation.fetch_gate import Access, GatedRoutes, requester
 from federation.negotiation import activity_response, redirect, wants_activitypub
 from federation.render.actors import render_actor
 from federation.render.collections import ordered_collection, ordered_collection_page
@@ -21,13 +26,25 @@ from federation.render.objects import load_note_parts, render_note, render_statu
 from storage import accounts as account_store
 from storage import outbox as outbox_store
 
-routes = web.RouteTableDef()
+routes = GatedRoutes()
 
+# What an unsigned request gets of a member's actor in authorized-fetch mode: enough to verify
+# the member's signatures and to deliver to it, as Mastodon serves it.
+MINIMAL_ACTOR_FIELDS = (
+    "@context",
+    "id",
+    "type",
+    "preferredUsername",
+    "inbox",
+    "outbox",
+    "publicKey",
+    "endpoints",
+)
 OUTBOX_PAGE_SIZE = 20
 RELATIONS_PAGE_SIZE = 40
 
 
-@routes.get("/actor")
+@routes.get("/actor", access=Access.OPEN)
 async def instance_actor(request: web.Request) -> web.Response:
     fed = federation_of(request)
     account = await account_store.get_local_account_by_uri(fed.pool, fed.urls.instance_actor())
@@ -36,27 +53,34 @@ async def instance_actor(request: web.Request) -> web.Response:
     return activity_response(render_actor(account, fed.urls))
 
 
-@routes.get("/users/{username}")
+@routes.get("/users/{username}", access=Access.KEY, html=True)
 async def actor(request: web.Request) -> web.Response:
     fed = federation_of(request)
     account = await _member(request)
     if not wants_activitypub(request):
         redirect(account["url"])
-    return activity_response(render_actor(account, fed.urls))
+    document = render_actor(account, fed.urls)
+    asker = requester(request)
+    if asker.secure and not asker.signed:
+        document = {name: document[name] for name in MINIMAL_ACTOR_FIELDS}
+    return activity_response(document)
 
 
 @routes.get("/users/{username}/outbox")
 async def outbox(request: web.Request) -> web.Response:
     fed = federation_of(request)
     account = await _member(request)
+    viewer = requester(request).account_id
     outbox_id = account["outbox_url"]
     if "page" not in request.query:
-        total = await outbox_store.count_outbox(fed.pool, account["id"])
+        total = await outbox_store.count_outbox(fed.pool, account["id"], viewer)
         return activity_response(
             ordered_collection(outbox_id, total, first=f"{outbox_id}?page=true")
         )
     max_id = _id_param(request.query.get("max_id"))
-    statuses = await outbox_store.outbox_page(fed.pool, account["id"], max_id, OUTBOX_PAGE_SIZE)
+    statuses = await outbox_store.outbox_page(
+        fed.pool, account["id"], max_id, OUTBOX_PAGE_SIZE, viewer
+    )
     items = await render_status_activities(fed.pool, statuses, account, fed.urls)
     page_id = (
         f"{outbox_id}?page=true" if max_id is None else f"{outbox_id}?max_id={max_id}&page=true"
@@ -90,7 +114,7 @@ async def featured(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/users/{username}/statuses/{status_id}")
+@routes.get("/users/{username}/statuses/{status_id}", html=True)
 async def note(request: web.Request) -> web.Response:
     fed = federation_of(request)
     account = await _member(request)
@@ -158,7 +182,7 @@ async def _servable_status(request: web.Request, account: asyncpg.Record) -> asy
     if status_id is None:
         raise web.HTTPNotFound()
     status = await outbox_store.get_servable_status(
-        federation_of(request).pool, account["id"], status_id
+        federation_of(request).pool, account["id"], status_id, requester(request).account_id
     )
     if status is None:
         raise web.HTTPNotFound()

@@ -1,5 +1,64 @@
-"""Placeholder: filled in by the work on issue 4."""
+"""How this instance federates, for admins: `GET /api/v1/admin/federation` and
+`PUT /api/v1/admin/federation` with `mode` ("open" or "allowlist") and/or `authorized_fetch`.
+
+Mastodon sets both in its environment (LIMITED_FEDERATION_MODE, AUTHORIZED_FETCH); Kith keeps
+them in `instance_settings` so an admin can change them at run time. Admins only (a moderator
+gets 403, as for domain allows); every change is audited by
+`federation/services/federation_settings.py`. `authorized_fetch` is the setting as stored;
+`authorized_fetch_effective` says whether it is in force (allowlist mode implies it), and
+`domain_allows` how many domains the allowlist admits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
+from federation.services import federation_settings as service
+from server.auth import authenticated, current
+from server.errors import ApiError
+from server.json import json_response
+from server.params import read_params
+from server.state import POOL
+
 routes = web.RouteTableDef()
+
+
+def admin_account(request: web.Request) -> int:
+    """The acting admin's account id; 403 for moderators."""
+    auth = current(request)
+    if auth.role != "admin":
+        raise ApiError(403, "This action is not allowed")
+    return auth.account_id
+
+
+def render(settings: service.FederationSettings) -> dict[str, Any]:
+    return {
+        "mode": settings.mode,
+        "authorized_fetch": settings.authorized_fetch,
+        "authorized_fetch_effective": settings.authorized_fetch_effective,
+        "domain_allows": settings.allows,
+    }
+
+
+@routes.get("/api/v1/admin/federation")
+@authenticated("admin:read", staff=True)
+async def show(request: web.Request) -> web.Response:
+    admin_account(request)
+    return json_response(render(await service.current(request.app[POOL])))
+
+
+@routes.put("/api/v1/admin/federation")
+@authenticated("admin:write", staff=True)
+async def update(request: web.Request) -> web.Response:
+    actor_id = admin_account(request)
+    params = await read_params(request)
+    mode = params.str("mode", max_length=20)
+    authorized_fetch = params.bool("authorized_fetch")
+    if mode is None and authorized_fetch is None:
+        raise ApiError(422, "Validation failed: mode or authorized_fetch must be given")
+    updated = await service.change(
+        request.app[POOL], mode=mode, authorized_fetch=authorized_fetch, actor_id=actor_id
+    )
+    return json_response(render(updated))
