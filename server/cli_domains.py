@@ -5,7 +5,10 @@ effects and audit entries as one made through the admin API (actor none, reason 
 
 Import and export use Mastodon's CSV: a header
 `#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate`, then one block a
-line; a file without that header is a list of bare domains, one a line, each suspended. Import
+line; a file without that header is a list of bare domains, one a line, each suspended. Export
+adds an `#origin` column ("local", or "subscription" for blocks that block-list subscriptions
+made; Mastodon ignores columns it does not know, and so does import: imported blocks are local).
+`list` shows the origin after the severity. Import
 is idempotent (an existing block is updated to match the line). A bad line is reported on
 standard error with its number and skipped; the command fails (exit 1) only when the file had
 bad lines and none was applied, so a large list with a few typos still goes in.
@@ -32,6 +35,7 @@ HEADER = [
     "#reject_reports",
     "#public_comment",
     "#obfuscate",
+    "#origin",
 ]
 REASON = "cli"
 _BOOLEANS = {"true": True, "false": False, "": False}
@@ -105,7 +109,17 @@ async def _list(pool: Any) -> None:
         print("no domain blocks")
     for row in rows:
         flags = [name for name in ("reject_media", "reject_reports", "obfuscate") if row[name]]
-        print("\t".join([row["domain"], row["severity"], ",".join(flags), row["public_comment"]]))
+        print(
+            "\t".join(
+                [
+                    row["domain"],
+                    row["severity"],
+                    row["origin"],
+                    ",".join(flags),
+                    row["public_comment"],
+                ]
+            )
+        )
 
 
 def _read(path: str) -> str:
@@ -131,6 +145,7 @@ def export_csv(rows: list[Any]) -> str:
                 str(row["reject_reports"]).lower(),
                 row["public_comment"],
                 str(row["obfuscate"]).lower(),
+                row["origin"],
             ]
         )
     return out.getvalue()

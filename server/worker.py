@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from federation import delivery, inbox
+from federation import blocklists, delivery, inbox
 from federation.context import Federation
 from federation.http import create_client_session
 from federation.instance_actor import ensure_instance_actor
@@ -33,6 +33,7 @@ def build_registry() -> Registry:
     registry = Registry()
     inbox.register(registry)
     delivery.register(registry)
+    blocklists.register(registry)
     return registry
 
 

@@ -22,6 +22,8 @@ BLOCK_FIELDS = (
     "public_comment",
     "private_comment",
 )
+# The advisory lock key of `serialize_writes` ("kithdbk" in ASCII).
+_WRITE_LOCK = 0x6B697468_64626B
 # Accounts on domain $1 or one of its subdomains (`a` is the accounts row).
 _ON_DOMAIN = "(lower(a.domain) = $1 OR right(lower(a.domain), length($1) + 1) = '.' || $1)"
 
@@ -86,28 +88,66 @@ async def get_block_by_domain(db: Executor, domain: str) -> asyncpg.Record | Non
     return await db.fetchrow("SELECT * FROM domain_blocks WHERE domain = $1", domain)
 
 
-async def insert_block(db: Executor, domain: str, fields: dict[str, Any]) -> asyncpg.Record | None:
+async def lock_block_by_domain(conn: asyncpg.Connection, domain: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM domain_blocks WHERE domain = $1 FOR UPDATE", domain)
+
+
+async def blocks_on(db: Executor, domains: list[str]) -> list[asyncpg.Record]:
+    """The blocks on exactly these domains (not their parents)."""
+    return await db.fetch("SELECT * FROM domain_blocks WHERE domain = ANY($1::text[])", domains)
+
+
+async def subscription_blocks_under(db: Executor, domain: str) -> list[str]:
+    """The domains of the subscription-derived blocks on `domain` and its subdomains."""
+    rows = await db.fetch(
+        """
+        SELECT domain FROM domain_blocks
+        WHERE origin = 'subscription'
+          AND (domain = $1 OR right(domain, length($1) + 1) = '.' || $1)
+        """,
+        domain,
+    )
+    return [row["domain"] for row in rows]
+
+
+async def serialize_writes(conn: asyncpg.Connection) -> None:
+    """Make this transaction's block writes wait for (and exclude) every other's until it ends:
+    admins and subscription refreshes may race to the same domain."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _WRITE_LOCK)
+
+
+async def insert_block(
+    db: Executor, domain: str, fields: dict[str, Any], *, origin: str = "local"
+) -> asyncpg.Record | None:
     """The new block, or None when `domain` already has one."""
     columns = [name for name in BLOCK_FIELDS if name in fields]
-    values = ", ".join(f"${i}" for i in range(2, len(columns) + 2))
+    values = "".join(f", ${i}" for i in range(3, len(columns) + 3))
     return await db.fetchrow(
         f"""
-        INSERT INTO domain_blocks (domain{"".join(f", {c}" for c in columns)})
-        VALUES ($1{", " if columns else ""}{values})
+        INSERT INTO domain_blocks (domain, origin{"".join(f", {c}" for c in columns)})
+        VALUES ($1, $2{values})
         ON CONFLICT (domain) DO NOTHING
         RETURNING *
         """,
         domain,
+        origin,
         *(fields[c] for c in columns),
     )
 
 
-async def update_block(db: Executor, block_id: int, fields: dict[str, Any]) -> asyncpg.Record:
+async def update_block(
+    db: Executor, block_id: int, fields: dict[str, Any], *, origin: str | None = None
+) -> asyncpg.Record:
+    """Change the given fields (and the origin, when given)."""
     columns = [name for name in BLOCK_FIELDS if name in fields]
-    assignments = "".join(f"{c} = ${i}, " for i, c in enumerate(columns, start=2))
+    assignments = "".join(f"{c} = ${i}, " for i, c in enumerate(columns, start=3))
     return await db.fetchrow(
-        f"UPDATE domain_blocks SET {assignments}updated_at = now() WHERE id = $1 RETURNING *",
+        f"""
+        UPDATE domain_blocks SET {assignments}origin = coalesce($2, origin), updated_at = now()
+        WHERE id = $1 RETURNING *
+        """,
         block_id,
+        origin,
         *(fields[c] for c in columns),
     )
 

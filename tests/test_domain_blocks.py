@@ -146,6 +146,7 @@ BLOCK_KEYS = {
     "private_comment",
     "public_comment",
     "obfuscate",
+    "origin",
 }
 
 
@@ -303,15 +304,15 @@ async def test_cli_add_list_remove_export_import(tmp_path: Path, db_dsn: str):
 
     code, out, _ = await run_kith("domain-block", "list", env=env)
     assert out.splitlines() == [
-        "evil.example\tsuspend\t\tspam, lots",
-        "loud.example\tsilence\tobfuscate\t",
+        "evil.example\tsuspend\tlocal\t\tspam, lots",
+        "loud.example\tsilence\tlocal\tobfuscate\t",
     ]
 
     code, exported, _ = await run_kith("domain-block", "export", env=env)
     assert exported.splitlines() == [
-        "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate",
-        'evil.example,suspend,false,false,"spam, lots",false',
-        "loud.example,silence,false,false,,true",
+        "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate,#origin",
+        'evil.example,suspend,false,false,"spam, lots",false,local',
+        "loud.example,silence,false,false,,true,local",
     ]
 
     for domain in ("evil.example", "loud.example"):

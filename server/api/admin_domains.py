@@ -3,7 +3,10 @@
 `/api/v1/admin/domain_blocks` (list, show, create, update, delete) and
 `/api/v1/admin/domain_allows` (list, show, create, delete) are for admins only: like Mastodon's
 "Manage Federation" permission, which its moderator role lacks, a moderator gets 403. The lists
-are not paginated: a small community's block list fits in one answer.
+are not paginated: a small community's block list fits in one answer. A block shows its
+`origin` (Kith's own field): "local", or "subscription" when block-list subscriptions
+(`admin_blocklists.py`) made it; such a block cannot be deleted here (allow the domain or
+change the subscription), and updating it makes it local.
 
 `GET /api/v1/instance/domain_blocks` is public (Kith favours transparency about moderation):
 silences, suspensions and media rejections, with the public comment; an obfuscated domain is
@@ -31,7 +34,7 @@ from storage import domain_blocks as store
 routes = web.RouteTableDef()
 
 
-def _admin(request: web.Request) -> int:
+def admin_account(request: web.Request) -> int:
     """The acting admin's account id; 403 for moderators."""
     auth = current(request)
     if auth.role != "admin":
@@ -64,6 +67,8 @@ def render_block(block: asyncpg.Record) -> dict[str, Any]:
         "private_comment": block["private_comment"] or None,
         "public_comment": block["public_comment"] or None,
         "obfuscate": block["obfuscate"],
+        # Kith's own: "local" (an admin's) or "subscription" (from block-list subscriptions).
+        "origin": block["origin"],
     }
 
 
@@ -108,7 +113,7 @@ def _block_fields(params: Params) -> dict[str, Any]:
 @routes.get("/api/v1/admin/domain_blocks")
 @authenticated("admin:read:domain_blocks", staff=True)
 async def list_blocks(request: web.Request) -> web.Response:
-    _admin(request)
+    admin_account(request)
     rows = await store.list_blocks(request.app[POOL])
     return json_response([render_block(row) for row in rows])
 
@@ -116,7 +121,7 @@ async def list_blocks(request: web.Request) -> web.Response:
 @routes.get("/api/v1/admin/domain_blocks/{id}")
 @authenticated("admin:read:domain_blocks", staff=True)
 async def show_block(request: web.Request) -> web.Response:
-    _admin(request)
+    admin_account(request)
     block = await store.get_block(request.app[POOL], path_id(request))
     if block is None:
         raise not_found()
@@ -126,7 +131,7 @@ async def show_block(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/domain_blocks")
 @authenticated("admin:write:domain_blocks", staff=True)
 async def create_block(request: web.Request) -> web.Response:
-    actor_id = _admin(request)
+    actor_id = admin_account(request)
     params = await read_params(request)
     domain = params.required_str("domain", max_length=253 * 4)
     fields = {"severity": "silence", **_block_fields(params)}
@@ -137,7 +142,7 @@ async def create_block(request: web.Request) -> web.Response:
 @routes.put("/api/v1/admin/domain_blocks/{id}")
 @authenticated("admin:write:domain_blocks", staff=True)
 async def update_block(request: web.Request) -> web.Response:
-    actor_id = _admin(request)
+    actor_id = admin_account(request)
     params = await read_params(request)
     block = await service.update_block(
         request.app[POOL], path_id(request), _block_fields(params), actor_id=actor_id
@@ -148,7 +153,7 @@ async def update_block(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/admin/domain_blocks/{id}")
 @authenticated("admin:write:domain_blocks", staff=True)
 async def delete_block(request: web.Request) -> web.Response:
-    actor_id = _admin(request)
+    actor_id = admin_account(request)
     await service.delete_block(request.app[POOL], path_id(request), actor_id=actor_id)
     return json_response({})
 
@@ -159,7 +164,7 @@ async def delete_block(request: web.Request) -> web.Response:
 @routes.get("/api/v1/admin/domain_allows")
 @authenticated("admin:read:domain_allows", staff=True)
 async def list_allows(request: web.Request) -> web.Response:
-    _admin(request)
+    admin_account(request)
     rows = await store.list_allows(request.app[POOL])
     return json_response([render_allow(row) for row in rows])
 
@@ -167,7 +172,7 @@ async def list_allows(request: web.Request) -> web.Response:
 @routes.get("/api/v1/admin/domain_allows/{id}")
 @authenticated("admin:read:domain_allows", staff=True)
 async def show_allow(request: web.Request) -> web.Response:
-    _admin(request)
+    admin_account(request)
     allow = await store.get_allow(request.app[POOL], path_id(request))
     if allow is None:
         raise not_found()
@@ -177,7 +182,7 @@ async def show_allow(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/domain_allows")
 @authenticated("admin:write:domain_allows", staff=True)
 async def create_allow(request: web.Request) -> web.Response:
-    actor_id = _admin(request)
+    actor_id = admin_account(request)
     params = await read_params(request)
     domain = params.required_str("domain", max_length=253 * 4)
     allow = await service.create_allow(request.app[POOL], domain, actor_id=actor_id)
@@ -187,7 +192,7 @@ async def create_allow(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/admin/domain_allows/{id}")
 @authenticated("admin:write:domain_allows", staff=True)
 async def delete_allow(request: web.Request) -> web.Response:
-    actor_id = _admin(request)
+    actor_id = admin_account(request)
     await service.delete_allow(request.app[POOL], path_id(request), actor_id=actor_id)
     return json_response({})
 
