@@ -6,16 +6,27 @@ acknowledged and logged, never an error: peers send many types Kith has no use f
 
 A handler returns the outcome recorded on the activity: `OK`, `ignored(why)` (nothing to do
 here) or `refused(why)` (not allowed or not believable).
+
+Dispatching is the chokepoint every delivered activity passes: before any handler runs, the
+activity is screened by the policy pipeline (`federation.policies.pipeline`), and the handler
+sees it as the pipeline rewrote it. A rejected activity is recorded as refused, a held one as
+ignored (an admin releases it later). A Create that only names its post is given the post as
+its origin serves it first, so the policies judge what will be stored.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from federation.context import Federation
+from federation.fetch import fetch_object
+from federation.parse.actors import authority
+from federation.parse.notes import reference
+from federation.policies import pipeline
+from federation.policies.base import HOLD, REJECT
 
 log = logging.getLogger(__name__)
 
@@ -62,4 +73,20 @@ class Dispatcher:
         if handler is None:
             log.info("inbox: %s %s: unsupported type", activity.type, activity.uri)
             return ignored(f"unsupported type {activity.type}")
-        return await handler(fed, activity)
+        activity = await _with_post(fed, activity)
+        verdict = await pipeline.screen(fed, activity.payload, authority(activity.actor_uri))
+        if verdict.action == REJECT:
+            return refused(f"rejected by policy {verdict.policy}: {verdict.reason}")
+        if verdict.action == HOLD:
+            return ignored(f"held for review by policy {verdict.policy}: {verdict.reason}")
+        activity = replace(activity, payload=verdict.activity)
+        with pipeline.screened(verdict.activity):
+            return await handler(fed, activity)
+
+
+async def _with_post(fed: Federation, activity: Activity) -> Activity:
+    """A Create naming its object only by id, with the object fetched from its origin."""
+    uri = reference(activity.object)
+    if activity.type != "Create" or isinstance(activity.object, dict) or uri is None:
+        return activity
+    return replace(activity, payload={**activity.payload, "object": await fetch_object(fed, uri)})

@@ -10,6 +10,7 @@ check, or an actor document that `parse_actor` refuses).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ import asyncpg
 from federation.context import Federation
 from federation.fetch import FetchError, fetch_object
 from federation.parse.actors import ACTOR_TYPES, RemoteActor, authority, http_url, parse_actor
+from federation.policies.domain_block import media_rejected
 from federation.webfinger_client import webfinger
 from storage import domain_blocks as domain_store
 from storage import remote_accounts as store
@@ -123,6 +125,8 @@ async def store_actor(fed: Federation, doc: dict[str, Any]) -> asyncpg.Record:
         raise FetchError(f"unusable actor: {exc}") from exc
     if is_local(fed, actor.uri):
         raise FetchError(f"{actor.uri} is a local actor")
+    if await media_rejected(fed, authority(actor.uri)):
+        actor = dataclasses.replace(actor, avatar=None, header=None)
     try:
         row = await store.upsert_remote_account(
             fed.pool, _columns(actor), moved_to_uri=actor.moved_to, published=actor.published

@@ -4,6 +4,10 @@ Like `federation.services.statuses` for local posts, each operation is one trans
 the derived rows in step: mentions, tags, attachments, counters, home feeds and notifications.
 Every entry point is idempotent by the post's `uri`, because peers redeliver and because the same
 post arrives by more than one path (its Create, a boost, a search).
+
+Nothing is stored that the policy pipeline has not screened: `store_note` and `update_note` call
+`pipeline.require_screened` (the inbox's dispatch screens deliveries), and `store_fetched_note`
+screens the fetched post itself.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from federation.context import Federation
 from federation.fetch import FetchError
 from federation.parse.actors import authority
 from federation.parse.notes import ParsedNote, parse_note
+from federation.policies import pipeline
 from federation.services import remote_accounts
 from federation.services.statuses import DISTRIBUTABLE, discard_status
 from storage import follows as follow_store
@@ -49,6 +54,7 @@ async def store_note(
     it, as Mastodon decides: the author has local followers, it mentions or is addressed to a
     local account, or it replies to a status Kith knows.
     """
+    pipeline.require_screened(note.uri)
     if note.author_uri != author["uri"]:
         return Stored(None, skipped=f"attributed to {note.author_uri}, not to its actor")
     async with fed.pool.acquire() as conn, conn.transaction():
@@ -102,14 +108,27 @@ async def store_fetched_note(fed: Federation, doc: dict[str, Any]) -> asyncpg.Re
     """Store a post fetched from its origin (a search, a boost of an unknown post); return it.
 
     The author must be on the host of the post's id, and is resolved (fetched when unknown).
-    Raises `ValueError` (`NoteError`) for what is not a post, `FetchError` for an unreachable
-    author.
+    The post is screened by the policy pipeline first, as the Create its author would have
+    delivered. Raises `ValueError` (`NoteError`) for what is not a post, `FetchError` for an
+    unreachable author or a post a policy rejects.
     """
     note = parse_note(doc)
     if authority(note.author_uri) != authority(note.uri):
         raise FetchError(f"{note.uri} is attributed to another host's actor")
+    create = {
+        "id": note.uri,
+        "type": "Create",
+        "actor": note.author_uri,
+        "object": doc,
+        **{key: doc[key] for key in ("to", "cc") if key in doc},
+    }
+    verdict = await pipeline.screen(fed, create, authority(note.uri), source="fetch")
+    if not verdict.accepted:
+        raise FetchError(f"{note.uri} was rejected by policy {verdict.policy}: {verdict.reason}")
+    note = parse_note(verdict.activity["object"])
     author = await remote_accounts.resolve_actor(fed, note.author_uri)
-    stored = await store_note(fed, note, author, only_if_relevant=False)
+    with pipeline.screened(verdict.activity):
+        stored = await store_note(fed, note, author, only_if_relevant=False)
     if stored.status is None or stored.status["deleted_at"] is not None:
         raise FetchError(f"{note.uri} could not be stored: {stored.skipped}")
     return stored.status
@@ -118,6 +137,7 @@ async def store_fetched_note(fed: Federation, doc: dict[str, Any]) -> asyncpg.Re
 async def update_note(fed: Federation, note: ParsedNote, author: asyncpg.Record) -> str | None:
     """Apply an edit of one of `author`'s posts, keeping the previous version; returns why
     nothing was changed, or None."""
+    pipeline.require_screened(note.uri)
     async with fed.pool.acquire() as conn, conn.transaction():
         status = await store.get_status_by_uri(conn, note.uri)
         if status is None or status["deleted_at"] is not None:
