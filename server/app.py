@@ -48,6 +48,7 @@ from server.config import VERSION, Config
 from server.cors import cors_middleware
 from server.errors import error_middleware
 from server.state import CONFIG, FEDERATION, POOL, URLS
+from server.streaming.hub import install as install_streaming
 from storage.db import connect, create_pool
 from storage.embedded import start_embedded
 from storage.migrate import migrate
@@ -124,6 +125,7 @@ def create_app(
     app[URLS] = LocalUrls(config.base_url)
     app.cleanup_ctx.append(_database_context(dsn))
     app.cleanup_ctx.append(_federation_context(resolver))
+    install_streaming(app, dsn)
     if run_worker:
         from server.worker import worker_context
 

@@ -1,5 +1,128 @@
-"""Placeholder: filled in by the work on issue 4."""
+"""Mastodon's streaming API: `/api/v1/streaming/health`, Server-Sent Events at
+`/api/v1/streaming/<stream>` and the WebSocket at `/api/v1/streaming`.
 
-from aiohttp import web
+The token comes from `Authorization: Bearer`, the `access_token` parameter or, for WebSockets
+(browsers cannot set headers there), `Sec-WebSocket-Protocol`. Every stream needs a member's
+token: `read:notifications` for the notification stream, `read:statuses` for the others. A
+refused request is answered with a JSON error before any stream (or upgrade) starts.
+"""
+
+from __future__ import annotations
+
+from aiohttp import hdrs, web
+
+from server.auth import Auth, resolve_auth
+from server.errors import ApiError
+from server.scopes import covers
+from server.streaming import sse, websocket
+from server.streaming.hub import HUB
+from server.streaming.streams import Stream, StreamError, check_scope, parse_stream
 
 routes = web.RouteTableDef()
+
+# The SSE paths, and the stream each serves.
+SSE_STREAMS = {
+    "user": "user",
+    "user/notification": "user:notification",
+    "public": "public",
+    "public/local": "public:local",
+    "public/remote": "public:remote",
+    "hashtag": "hashtag",
+    "hashtag/local": "hashtag:local",
+    "list": "list",
+    "direct": "direct",
+}
+
+
+@routes.get("/api/v1/streaming/health")
+async def health(request: web.Request) -> web.Response:
+    return web.Response(text="OK")
+
+
+@routes.get("/api/v1/streaming/{path:.+}")
+async def server_sent_events(request: web.Request) -> web.StreamResponse:
+    name = SSE_STREAMS.get(request.match_info["path"].rstrip("/"))
+    if name is None:
+        raise ApiError(404, "Unknown stream type")
+    if name == "public" and _flag(request, "local"):
+        name = "public:local"
+    if name.startswith("public") and _flag(request, "only_media"):
+        name += ":media"
+    auth = await _member(request, None)
+    stream = _stream(name, request)
+    _allow(auth, stream)
+    return await sse.serve(
+        request, request.app[HUB], _account(auth), stream, _reads_notifications(auth)
+    )
+
+
+@routes.get("/api/v1/streaming")
+async def websocket_or_events(request: web.Request) -> web.StreamResponse:
+    """The WebSocket; without an upgrade, the `stream` parameter's events as SSE."""
+    upgrade = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+    protocol = request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL, "").strip() or None
+    auth = await _member(request, protocol if upgrade else None)
+    first = _stream(request.query["stream"], request) if request.query.get("stream") else None
+    if first is not None:
+        _allow(auth, first)
+    if not upgrade:
+        if first is None:
+            raise ApiError(400, "Missing stream parameter")
+        hub = request.app[HUB]
+        return await sse.serve(request, hub, _account(auth), first, _reads_notifications(auth))
+
+    def check(stream: Stream) -> bool:
+        check_scope(auth.scopes, stream)
+        return _reads_notifications(auth)
+
+    # The protocol is echoed whatever it holds: a browser drops a connection whose offered
+    # protocol is not selected.
+    return await websocket.serve(request, request.app[HUB], _account(auth), check, first, protocol)
+
+
+async def _member(request: web.Request, protocol_token: str | None) -> Auth:
+    """The member whose token the request carries, in any of the three places."""
+    if protocol_token is not None and not _has_other_token(request):
+        headers = request.headers.copy()
+        headers[hdrs.AUTHORIZATION] = f"Bearer {protocol_token}"
+        auth = await resolve_auth(request.clone(headers=headers))
+    else:
+        auth = await resolve_auth(request)
+    if auth is None:
+        raise ApiError(401, "Missing access token")
+    if auth.account_id is None:
+        raise ApiError(401, "This stream requires a member's access token")
+    return auth
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("1", "true")
+
+
+def _has_other_token(request: web.Request) -> bool:
+    return hdrs.AUTHORIZATION in request.headers or "access_token" in request.query
+
+
+def _stream(name: str, request: web.Request) -> Stream:
+    try:
+        return parse_stream(
+            name, tag=request.query.get("tag"), list_id=request.query.get("list") or None
+        )
+    except StreamError as exc:
+        raise ApiError(exc.status, exc.message) from exc
+
+
+def _allow(auth: Auth, stream: Stream) -> None:
+    try:
+        check_scope(auth.scopes, stream)
+    except StreamError as exc:
+        raise ApiError(exc.status, exc.message) from exc
+
+
+def _account(auth: Auth) -> int:
+    assert auth.account_id is not None  # _member requires one
+    return auth.account_id
+
+
+def _reads_notifications(auth: Auth) -> bool:
+    return covers(auth.scopes, "read:notifications")

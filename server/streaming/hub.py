@@ -1,0 +1,130 @@
+"""The process's streaming hub: one LISTEN connection, the subscriptions of every open stream.
+
+Database triggers announce changes on one channel (migration 0010); the hub receives them on a
+single connection per process and hands them, one at a time and in order (an `update` before
+its `delete`), to the `Dispatcher`, which renders events for the subscriptions registered here.
+Any number of web and worker processes can share the database: whichever process writes, every
+process's LISTEN connection hears it. If the connection is lost, the hub reconnects (events
+announced meanwhile are lost, as with Mastodon's own streaming server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+
+from federation.urls import LocalUrls
+from server.state import POOL, URLS
+from server.streaming.events import Dispatcher
+from server.streaming.streams import Subscription
+from storage import streaming as store
+
+log = logging.getLogger(__name__)
+
+RECONNECT_DELAYS = (0.5, 1, 2, 5, 10, 30)
+
+
+class Hub:
+    def __init__(self, pool: asyncpg.Pool, urls: LocalUrls, dsn: str) -> None:
+        self._dsn = dsn
+        self._keys: dict[str, set[Subscription]] = defaultdict(set)
+        self._payloads: asyncio.Queue[str] = asyncio.Queue()
+        self._dispatcher = Dispatcher(pool, urls, self)
+        self._conn: asyncpg.Connection | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._connect()
+        self._spawn(self._run())
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._conn is not None:
+            await self._conn.close()
+
+    async def _connect(self) -> None:
+        self._conn = await store.listen(self._dsn, self._payloads.put_nowait, self._lost)
+
+    def _lost(self) -> None:
+        if not self._closing:
+            log.warning("streaming: the LISTEN connection was lost; reconnecting")
+            self._spawn(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        for attempt in range(1_000_000):
+            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            try:
+                await self._connect()
+                return
+            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                log.warning("streaming: cannot LISTEN yet: %s", exc)
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self) -> None:
+        while True:
+            payload = await self._payloads.get()
+            try:
+                await self._dispatcher.dispatch(payload)
+            except Exception:
+                log.exception("streaming: cannot dispatch %r", payload[:80])
+
+    # -- subscriptions (the dispatcher's `Registry`) ----------------------------------------------
+
+    def subscribe(self, sub: Subscription) -> None:
+        self._keys[sub.key].add(sub)
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        subs = self._keys.get(sub.key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._keys[sub.key]
+
+    def subscribers(self, key: str) -> list[Subscription]:
+        return list(self._keys.get(key, ()))
+
+    def subscribers_under(self, prefix: str) -> list[Subscription]:
+        return [sub for key, subs in self._keys.items() if key.startswith(prefix) for sub in subs]
+
+    def everyone(self) -> list[Subscription]:
+        return [sub for subs in self._keys.values() for sub in subs]
+
+
+HUB = web.AppKey("streaming_hub", Hub)
+
+
+def install(app: web.Application, dsn: str) -> None:
+    """Give `app` a hub: started after the database pool, closed before it; open streams are
+    ended when the server shuts down, so that they do not hold the shutdown up."""
+
+    async def streaming(app: web.Application) -> AsyncIterator[None]:
+        hub = Hub(app[POOL], app[URLS], dsn)
+        await hub.start()
+        app[HUB] = hub
+        yield
+        with contextlib.suppress(Exception):
+            await hub.close()
+
+    async def end_streams(app: web.Application) -> None:
+        if HUB in app:
+            for sub in app[HUB].everyone():
+                sub.sink.close()
+
+    app.cleanup_ctx.append(streaming)
+    app.on_shutdown.append(end_streams)
