@@ -71,12 +71,13 @@ async def insert_user(
     approved: bool,
     sign_up_reason: str = "",
     locale: str = "en",
+    invite_id: int | None = None,
 ) -> asyncpg.Record:
     return await db.fetchrow(
         """
         INSERT INTO users (account_id, email, password_hash, role, approved, sign_up_reason,
-                           locale)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+                           locale, invite_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         RETURNING *
         """,
         account_id,
@@ -86,6 +87,7 @@ async def insert_user(
         approved,
         sign_up_reason,
         locale,
+        invite_id,
     )
 
 

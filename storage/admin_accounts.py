@@ -14,8 +14,10 @@ Executor = asyncpg.Pool | asyncpg.Connection
 _SELECT = f"""
     SELECT {ACCOUNT_COLUMNS}, a.sensitized_at,
            u.id AS user_id, u.email, host(u.sign_up_ip) AS ip, u.role, u.confirmed_at,
-           u.approved, u.disabled, u.locale, u.sign_up_reason
+           u.approved, u.disabled, u.locale, u.sign_up_reason,
+           i.created_by AS invited_by_account_id
     FROM accounts a LEFT JOIN users u ON u.account_id = a.id
+         LEFT JOIN invites i ON i.id = u.invite_id
 """
 
 # Moderation states an account can be put in and taken out of, by column.
@@ -36,6 +38,8 @@ class AccountFilter:
     username: str | None = None
     display_name: str | None = None
     email: str | None = None
+    domain: str | None = None  # exact, case-insensitive (v2's `by_domain`)
+    invited_by: int | None = None  # the account whose invite was used
 
 
 _STATUS = {
@@ -69,6 +73,14 @@ async def list_accounts(
         if value:
             args.append(like_prefix(value))
             conditions.append(f"lower({column}) LIKE lower(${len(args)})")
+    if filters.domain:
+        args.append(filters.domain)
+        conditions.append(f"lower(a.domain) = lower(${len(args)})")
+    if filters.invited_by is not None:
+        args.append(filters.invited_by)
+        conditions.append(
+            f"u.invite_id IN (SELECT id FROM invites WHERE created_by = ${len(args)}::bigint)"
+        )
     where, page_args = page.where("a.id", len(args) + 1)
     rows = await db.fetch(
         f"{_SELECT} WHERE {' AND '.join(conditions)} AND {where}"
@@ -118,15 +130,3 @@ async def set_user_state(
 
 async def delete_account(db: Executor, account_id: int) -> None:
     await db.execute("DELETE FROM accounts WHERE id = $1", account_id)
-
-
-async def revoke_tokens(db: Executor, account_id: int) -> int:
-    """Revoke every live token of a local account's user; return how many."""
-    result = await db.execute(
-        """
-        UPDATE oauth_access_tokens SET revoked_at = now()
-        WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE account_id = $1)
-        """,
-        account_id,
-    )
-    return int(result.split()[-1])

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncpg
 
-from storage.member_counts import ACTIVE_MONTH_DAYS, MEMBERS, count_active_within
+from storage.member_counts import (
+    ACTIVE_MONTH_DAYS,
+    COUNT_LOCAL_STATUSES,
+    MEMBERS,
+    count_active_within,
+)
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
@@ -39,8 +44,7 @@ async def stats(db: Executor) -> asyncpg.Record:
         f"""
         SELECT
             (SELECT count(*) {MEMBERS}) AS user_count,
-            (SELECT count(*) FROM statuses s
-             WHERE s.local AND s.deleted_at IS NULL) AS status_count,
+            ({COUNT_LOCAL_STATUSES}) AS status_count,
             (SELECT count(*) FROM ({_PEERS}) peers) AS domain_count,
             ({count_active_within("$1")}) AS active_month
         """,

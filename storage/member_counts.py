@@ -1,5 +1,6 @@
-"""Who counts as a member, and as an active one, for the figures an instance publishes (the
-instance entities and NodeInfo): one definition, so the two never disagree."""
+"""Who counts as a member, and as an active one, and which posts count, for the figures an
+instance publishes (the instance entities and NodeInfo): one definition, so the two never
+disagree."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ ACTIVE_HALFYEAR_DAYS = 180
 MEMBERS = """
     FROM users u JOIN accounts a ON a.id = u.account_id
     WHERE u.approved AND NOT u.disabled AND a.suspended_at IS NULL
+"""
+
+# Local statuses that are not deleted and whose author is not suspended.
+COUNT_LOCAL_STATUSES = """
+    SELECT count(*) FROM statuses s
+    WHERE s.local AND s.deleted_at IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM accounts sa WHERE sa.id = s.account_id AND sa.suspended_at IS NOT NULL)
 """
 
 

@@ -7,6 +7,7 @@ import asyncpg
 from storage.member_counts import (
     ACTIVE_HALFYEAR_DAYS,
     ACTIVE_MONTH_DAYS,
+    COUNT_LOCAL_STATUSES,
     MEMBERS,
     count_active_within,
 )
@@ -23,8 +24,7 @@ async def usage(db: Executor) -> asyncpg.Record:
             (SELECT count(*) {MEMBERS}) AS total,
             ({count_active_within("$1")}) AS active_month,
             ({count_active_within("$2")}) AS active_halfyear,
-            (SELECT count(*) FROM statuses s WHERE s.local AND s.deleted_at IS NULL)
-                AS local_posts
+            ({COUNT_LOCAL_STATUSES}) AS local_posts
         """,
         ACTIVE_MONTH_DAYS,
         ACTIVE_HALFYEAR_DAYS,

@@ -29,7 +29,11 @@ async def notify(
     status_id: int | None = None,
     report_id: int | None = None,
 ) -> None:
-    """Notify a local account, once per (sender, type, status); never of its own actions."""
+    """Notify a local account, once per (sender, type, status); never of its own actions.
+
+    Nothing is written when the recipient blocked the sender's domain, except for staff
+    notifications (`admin.*`), which moderation needs whoever sent them.
+    """
     if account_id == from_account_id:
         return
     await conn.execute(
@@ -37,6 +41,10 @@ async def notify(
         INSERT INTO notifications (account_id, from_account_id, type, status_id, report_id)
         SELECT $1, $2, $3, $4, $5
         WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND domain IS NULL)
+          AND ($3 LIKE 'admin.%' OR NOT EXISTS (
+                SELECT 1 FROM account_domain_blocks adb JOIN accounts sender
+                    ON sender.domain = adb.domain
+                WHERE adb.account_id = $1 AND sender.id = $2))
         ON CONFLICT DO NOTHING
         """,
         account_id,

@@ -43,6 +43,11 @@ async def get_report(db: Executor, report_id: int) -> asyncpg.Record | None:
     return await db.fetchrow("SELECT * FROM reports WHERE id = $1", report_id)
 
 
+async def get_reports(db: Executor, report_ids: list[int]) -> dict[int, asyncpg.Record]:
+    rows = await db.fetch("SELECT * FROM reports WHERE id = ANY($1::bigint[])", report_ids)
+    return {row["id"]: row for row in rows}
+
+
 async def lock_report(db: Executor, report_id: int) -> asyncpg.Record | None:
     return await db.fetchrow("SELECT * FROM reports WHERE id = $1 FOR UPDATE", report_id)
 

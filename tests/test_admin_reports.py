@@ -8,7 +8,7 @@ from typing import Any
 
 from server.state import POOL
 from tests.schemas import assert_matches
-from tests.test_admin_accounts import call
+from tests.test_admin_accounts import call, pages
 from tests.test_cli import kith_env, run_kith
 from tests.test_reports import report
 from tests.test_statuses import post
@@ -118,3 +118,21 @@ async def test_audit_log_command(client, make_member, tmp_path: Path, db_dsn: st
     code, out, _ = await run_kith("audit-log", "--action", "nothing.such", "--limit", "5", env=env)
     assert out.strip() == "no entries"
     assert await client.server.app[POOL].fetchval("SELECT count(*) FROM audit_log") == 2
+
+
+async def test_reports_paginate_with_link_headers(client, make_member):
+    mod = await make_member("mod", role="moderator", scopes=("admin:read",))
+    alice, bob = await make_member("alice"), await make_member("bob")
+    ids = [
+        (await report(client, alice, account_id=str(bob.account_id), comment=str(n)))["id"]
+        for n in range(5)
+    ]
+    newest_first = ids[::-1]
+    assert await pages(client, mod, "/api/v1/admin/reports", "id", limit=2) == [
+        newest_first[0:2],
+        newest_first[2:4],
+        newest_first[4:],
+    ]
+    assert await reports_list(client, mod, min_id=ids[0], limit=2) == [ids[2], ids[1]]
+    assert await reports_list(client, mod, since_id=ids[0], limit=2) == [ids[4], ids[3]]
+    assert await reports_list(client, mod, max_id=ids[3], since_id=ids[0]) == [ids[2], ids[1]]

@@ -1,5 +1,6 @@
 """Filters v2: the CRUD API with its validation and scopes, and filters applied to the home and
-public timelines and to notifications. Every response is checked against the schemas."""
+public timelines, threads, account pages and notifications. Every response is checked against
+the schemas."""
 
 from __future__ import annotations
 
@@ -357,3 +358,82 @@ async def test_notifications_are_filtered(client, make_member, post):
     # Notification filters do not touch the home timeline.
     home = await timeline(client, alice)
     assert all("filtered" not in s for s in home)
+
+
+async def test_thread_context_is_filtered(client, make_member, post):
+    alice, bob, carol = [await make_member(n) for n in ("alice", "bob", "carol")]
+    root = await post(bob, "a spider story begins")
+    spider = await post(carol, "another spider", in_reply_to_id=int(root))
+    snake = await post(carol, "a snake, careful", in_reply_to_id=int(root))
+    plain = await post(bob, "the end", in_reply_to_id=int(snake))
+    await create_filter(
+        client,
+        alice,
+        title="Spiders",
+        context=["thread"],
+        filter_action="hide",
+        keywords_attributes=[{"keyword": "spider"}],
+    )
+    await create_filter(
+        client,
+        alice,
+        title="Snakes",
+        context=["thread"],
+        keywords_attributes=[{"keyword": "snake"}],
+    )
+    # Another context changes nothing here.
+    await create_filter(
+        client,
+        alice,
+        title="Ends",
+        context=["home"],
+        filter_action="hide",
+        keywords_attributes=[{"keyword": "end"}],
+    )
+
+    context = await call(client, "GET", f"/api/v1/statuses/{plain}/context", alice)
+    assert_matches("context", context)
+    assert [s["id"] for s in context["ancestors"]] == [snake]
+    assert context["ancestors"][0]["filtered"][0]["keyword_matches"] == ["snake"]
+    context = await call(client, "GET", f"/api/v1/statuses/{root}/context", alice)
+    assert [s["id"] for s in context["descendants"]] == [snake, plain]
+    # Others (and anonymous readers) see the whole thread.
+    context = await call(client, "GET", f"/api/v1/statuses/{root}/context", bob)
+    assert [s["id"] for s in context["descendants"]] == [spider, snake, plain]
+    response = await client.get(f"/api/v1/statuses/{plain}/context")
+    assert [s["id"] for s in (await response.json())["ancestors"]] == [root, snake]
+
+
+async def test_account_context_is_filtered(client, make_member, post):
+    alice, bob = await make_member("alice"), await make_member("bob")
+    cats = await post(bob, "my cat again")
+    dogs = await post(bob, "a dog for once")
+    plain = await post(bob, "nothing much")
+    await create_filter(
+        client,
+        alice,
+        title="No cats",
+        context=["account"],
+        filter_action="hide",
+        keywords_attributes=[{"keyword": "cat"}],
+    )
+    await create_filter(
+        client, alice, title="Dogs", context=["account"], keywords_attributes=[{"keyword": "dog"}]
+    )
+    await create_filter(
+        client,
+        alice,
+        title="Home",
+        context=["home", "thread"],
+        filter_action="hide",
+        keywords_attributes=[{"keyword": "nothing"}],
+    )
+    path = f"/api/v1/accounts/{bob.account_id}/statuses"
+    statuses = await timeline(client, alice, path)
+    assert [s["id"] for s in statuses] == [plain, dogs]
+    assert statuses[1]["filtered"][0]["filter"]["title"] == "Dogs"
+    assert [s["id"] for s in await timeline(client, bob, path)] == [plain, dogs, cats]
+    # A page whose statuses were all hidden still links to the next one.
+    response = await client.get(path, params={"limit": 1, "max_id": dogs}, headers=alice.headers)
+    assert await response.json() == []
+    assert f"max_id={cats}" in response.headers["Link"]

@@ -112,6 +112,8 @@ async def test_settings_are_shown(client):
         ("open", True, False),
         ("approval", True, True),
         ("closed", False, False),
+        # Only people with an invite may sign up: Mastodon's closed-with-invites.
+        ("invite", False, False),
         # Unknown values close registrations, as POST /api/v1/accounts does.
         ("bogus", False, False),
         (3, False, False),
@@ -126,6 +128,24 @@ async def test_registrations_mode(client, mode, enabled: bool, approval: bool):
         enabled,
         approval,
     )
+    assert v1["invites_enabled"] is False
+
+
+@pytest.mark.parametrize(
+    ("mode", "members_may_invite", "enabled"),
+    [
+        ("invite", True, True),
+        ("open", True, True),
+        ("invite", False, False),
+        ("closed", True, False),
+    ],
+)
+async def test_invites_enabled(client, mode, members_may_invite: bool, enabled: bool):
+    await _set(client, "registrations_mode", mode)
+    await _set(client, "members_may_invite", members_may_invite)
+    v1 = await _get(client, "/api/v1/instance")
+    assert_matches("instance_v1", v1)
+    assert v1["invites_enabled"] is enabled
 
 
 async def test_blank_or_wrongly_typed_settings_fall_back_to_defaults(client):
@@ -189,6 +209,11 @@ async def test_stats_count_real_data(client, make_member):
     assert v1["stats"] == {"user_count": 2, "status_count": 2, "domain_count": 2}
     v2 = await _get(client, "/api/v2/instance")
     assert v2["usage"]["users"]["active_month"] == 1
+
+    # A suspended member's posts stop counting, as the member does.
+    await pool.execute("UPDATE accounts SET suspended_at = now() WHERE id = $1", alice.account_id)
+    v1 = await _get(client, "/api/v1/instance")
+    assert v1["stats"] == {"user_count": 1, "status_count": 0, "domain_count": 2}
 
 
 async def test_rules_in_order_everywhere(client):

@@ -192,3 +192,27 @@ async def test_scopes(client, make_member):
     assert response.status == 200
     response = await client.post(f"{NOTIFICATIONS}/clear", headers=notified.headers)
     assert response.status == 403
+
+
+async def test_admin_report_carries_the_report(client, make_member):
+    mod = await make_member("mod", role="moderator")
+    alice, bob = await make_member("alice"), await make_member("bob")
+    status_id = await post(client, bob, "something rude")
+    response = await client.post(
+        "/api/v1/reports",
+        json={"account_id": str(bob.account_id), "status_ids": [str(status_id)], "comment": "rude"},
+        headers=alice.headers,
+    )
+    assert response.status == 200, await response.text()
+    report = await response.json()
+    await follow(client.server.app[POOL], alice.account_id, mod.account_id)
+
+    data, _ = await listing(client, mod)
+    assert [n["type"] for n in data] == ["follow", "admin.report"]
+    assert data[0]["report"] is None
+    entity = data[1]["report"]
+    assert entity == report
+    assert (entity["comment"], entity["status_ids"]) == ("rude", [str(status_id)])
+    assert entity["target_account"]["id"] == str(bob.account_id)
+    response = await client.get(f"{NOTIFICATIONS}/{data[1]['id']}", headers=mod.headers)
+    assert (await response.json())["report"] == report

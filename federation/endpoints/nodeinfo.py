@@ -1,4 +1,7 @@
-"""NodeInfo 2.0 and 2.1: what software this server runs, what it speaks and how busy it is."""
+"""NodeInfo 2.0 and 2.1: what software this server runs, what it speaks and how busy it is.
+
+`metadata.federation` lists the active content policies as Pleroma and Akkoma do
+(`federation.policies.nodeinfo`), unless the admin opted out."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from federation.endpoints.app_state import federation_of
+from federation.policies.nodeinfo import federation_metadata
 from federation.version import KITH_VERSION
 from storage import nodeinfo as nodeinfo_store
 from storage.settings import get_setting, registrations_mode
@@ -43,6 +47,12 @@ async def nodeinfo(request: web.Request) -> web.Response:
 async def _document(pool: asyncpg.Pool, version: str) -> dict[str, Any]:
     usage = await nodeinfo_store.usage(pool)
     title = await get_setting(pool, "title")
+    metadata: dict[str, Any] = {
+        "nodeName": title.strip() if isinstance(title, str) and title.strip() else DEFAULT_NODE_NAME
+    }
+    policies = await federation_metadata(pool)
+    if policies is not None:
+        metadata["federation"] = policies
     return {
         "version": version,
         # 2.1 adds optional `repository` and `homepage`, which Kith does not publish.
@@ -57,10 +67,6 @@ async def _document(pool: asyncpg.Pool, version: str) -> dict[str, Any]:
             },
             "localPosts": usage["local_posts"],
         },
-        "openRegistrations": await registrations_mode(pool) != "closed",
-        "metadata": {
-            "nodeName": title.strip()
-            if isinstance(title, str) and title.strip()
-            else DEFAULT_NODE_NAME
-        },
+        "openRegistrations": await registrations_mode(pool) in ("open", "approval"),
+        "metadata": metadata,
     }

@@ -8,16 +8,24 @@ import re
 import asyncpg
 
 from federation.keys import generate_rsa_keypair
-from federation.services.errors import invalid
+from federation.services.errors import ServiceError, invalid
 from federation.services.passwords import MAX_LENGTH, MIN_LENGTH, hash_password
 from federation.urls import LocalUrls
 from storage import accounts as account_store
+from storage import invites as invite_store
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ROLES = ("user", "moderator", "admin")
 # Names that would shadow instance-level actors or routes.
 RESERVED_USERNAMES = frozenset({"admin", "instance", "actor", "inbox", "relay", "system", "kith"})
+
+
+class InvalidInvite(ServiceError):
+    """The invite code is unknown, expired or used up."""
+
+    def __init__(self) -> None:
+        super().__init__(422, "Validation failed: Invite code is invalid")
 
 
 def check_username(username: str) -> None:
@@ -47,10 +55,13 @@ async def create_local_account(
     reason: str = "",
     locale: str = "en",
     allow_reserved: bool = False,
+    invite_code: str | None = None,
 ) -> asyncpg.Record:
     """Create an account with its RSA key pair and its user; return the user row.
 
-    Raises `ServiceError` (422) when the username, e-mail or password is unusable or taken.
+    With `invite_code`, one use of that invite is counted in the same transaction (so a failed
+    sign-up uses nothing) and the user records it. Raises `ServiceError` (422) when the username,
+    e-mail or password is unusable or taken, and `InvalidInvite` when the code is not usable.
     """
     check_username(username)
     if username.lower() in RESERVED_USERNAMES and not allow_reserved:
@@ -67,6 +78,11 @@ async def create_local_account(
             raise invalid("username is already taken")
         if await account_store.email_taken(conn, email):
             raise invalid("email is already taken")
+        invite = None
+        if invite_code is not None:
+            invite = await invite_store.claim(conn, invite_code)
+            if invite is None:
+                raise InvalidInvite()
         try:
             account = await account_store.insert_local_account(
                 conn,
@@ -87,6 +103,7 @@ async def create_local_account(
                 approved=approved,
                 sign_up_reason=reason,
                 locale=locale,
+                invite_id=invite["id"] if invite is not None else None,
             )
         except asyncpg.UniqueViolationError:
             raise invalid("username or email is already taken") from None

@@ -1,7 +1,8 @@
 """Staff actions on accounts, each recorded in the audit log in the same transaction.
 
-Suspending a local member also revokes their tokens, so open sessions end at once; sign-in is
-refused anyway while the suspension lasts (`server/auth.py`). Moderators may not act on staff:
+Suspending a local member leaves their tokens alone, as Mastodon does: while the suspension
+lasts every request with them is answered 403 "Your login is currently disabled"
+(`server/auth.py`), and lifting it makes them work again. Moderators may not act on staff:
 only an admin can discipline another staff member, and nobody can act on themselves.
 """
 
@@ -75,9 +76,7 @@ async def _apply(conn: asyncpg.Connection, account: asyncpg.Record, action: str)
     if action in _FLAGS:
         flag, on = _FLAGS[action]
         await store.set_flag(conn, account["id"], flag, on)
-    if action == "suspend" and account["user_id"] is not None:
-        await store.revoke_tokens(conn, account["id"])
-    elif action == "approve":
+    if action == "approve":
         await store.set_user_state(conn, account["id"], approved=True)
     elif action == "reject":
         await store.delete_account(conn, account["id"])

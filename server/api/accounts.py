@@ -22,10 +22,12 @@ from federation.services.accounts import (
     EMAIL_RE,
     RESERVED_USERNAMES,
     USERNAME_RE,
+    InvalidInvite,
     create_local_account,
 )
 from federation.services.errors import ServiceError
 from federation.services.passwords import MAX_LENGTH, MIN_LENGTH
+from server import filtering
 from server.auth import authenticated, current, hash_secret, optional_auth, viewer_id
 from server.entities.accounts import render_account, render_credential_account
 from server.entities.relationships import render_relationship
@@ -48,6 +50,7 @@ ACCOUNTS_DEFAULT_LIMIT = 40
 ACCOUNTS_MAX_LIMIT = 80
 RELATIONSHIPS_MAX = 80
 REASON_MAX = 420
+INVITE_CODE_MAX = 64
 USERNAME_MAX = 30
 LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
@@ -274,6 +277,9 @@ async def statuses(request: web.Request) -> web.Response:
         tagged=params.str("tagged") or None,
     )
     entities = await render_statuses(pool, rows, request.app[URLS], viewer)
+    if entities:  # the Link header still pages by every row read, as the timelines do
+        matcher = await filtering.load_matcher(pool, viewer, "account")
+        entities = filtering.apply(entities, matcher)
     return json_response(entities, headers=link_header(request, [row["id"] for row in rows]))
 
 
@@ -352,7 +358,7 @@ class _Errors:
 
     def response(self) -> web.Response:
         message = ", ".join(
-            f"{field.capitalize()} {error['description']}"
+            f"{field.replace('_', ' ').capitalize()} {error['description']}"
             for field, errors in self.details.items()
             for error in errors
         )
@@ -406,7 +412,9 @@ async def _registration_errors(pool: asyncpg.Pool, params: Params) -> _Errors:
 async def register(request: web.Request) -> web.Response:
     """Sign up through an app; returns the new member's token (with the app's scopes).
 
-    In `approval` mode the account waits for a moderator, and its token is refused until then.
+    In `approval` mode the account waits for a moderator, and its token is refused until then;
+    a `reason` is required. In `invite` mode an `invite_code` is required. A valid invite code
+    skips approval (as in Mastodon); an unusable one fails the sign-up.
     """
     pool, auth = request.app[POOL], current(request)
     mode = await registrations_mode(pool)
@@ -414,6 +422,11 @@ async def register(request: web.Request) -> web.Response:
         raise ApiError(403, "This action is not allowed")
     params = await read_params(request)
     errors = await _registration_errors(pool, params)
+    invite_code = params.str("invite_code", max_length=INVITE_CODE_MAX) or None
+    if mode == "invite" and invite_code is None:
+        errors.add("invite_code", "ERR_BLANK", "can't be blank")
+    if mode == "approval" and invite_code is None and not (params.str("reason") or "").strip():
+        errors.add("reason", "ERR_BLANK", "can't be blank")
     if errors.details:
         return errors.response()
     try:
@@ -423,10 +436,14 @@ async def register(request: web.Request) -> web.Response:
             username=params.str("username"),
             email=params.str("email"),
             password=params.str("password"),
-            approved=mode == "open",
+            approved=mode == "open" or invite_code is not None,
             reason=params.str("reason") or "",
             locale=params.str("locale") or "en",
+            invite_code=invite_code,
         )
+    except InvalidInvite:
+        errors.add("invite_code", "ERR_INVALID", "is invalid")
+        return errors.response()
     except ServiceError as exc:  # lost a race for the username or e-mail
         return json_response({"error": exc.message}, status=exc.status)
 

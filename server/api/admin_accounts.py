@@ -17,6 +17,7 @@ from server.params import Params, path_id, read_params
 from server.state import POOL, URLS
 from storage import admin_accounts as store
 from storage.admin_accounts import AccountFilter
+from storage.pagination import Page
 
 routes = web.RouteTableDef()
 
@@ -35,6 +36,33 @@ def _filters(params: Params) -> AccountFilter:
         username=params.str("username", max_length=100),
         display_name=params.str("display_name", max_length=100),
         email=params.str("email", max_length=200),
+        domain=params.str("by_domain", max_length=253),
+    )
+
+
+def _filters_v2(params: Params) -> AccountFilter:
+    """v2's filters: `origin`, `status` and `permissions` name what v1 spells as flags."""
+    origin = params.str("origin", max_length=20)
+    status = params.str("status", max_length=20)
+    permissions = params.str("permissions", max_length=20)
+    if origin not in (None, "", "local", "remote"):
+        raise unprocessable("origin must be local or remote")
+    if status not in (None, "", *_STATUSES):
+        raise unprocessable(f"status must be one of {', '.join(_STATUSES)}")
+    if permissions not in (None, "", "staff"):
+        raise unprocessable("permissions must be staff")
+    invited_by = params.id("invited_by")
+    if params.str("invited_by") and invited_by is None:
+        invited_by = 0  # not an id, so nobody invited anyone with it
+    return AccountFilter(
+        origin=origin or None,
+        status=status or None,
+        staff=permissions == "staff",
+        username=params.str("username", max_length=100),
+        display_name=params.str("display_name", max_length=100),
+        email=params.str("email", max_length=200),
+        domain=params.str("by_domain", max_length=253),
+        invited_by=invited_by,
     )
 
 
@@ -45,18 +73,30 @@ async def _render(request: web.Request, account_id: int) -> web.Response:
     return json_response(render_admin_account(row, request.app[URLS]))
 
 
-@routes.get("/api/v1/admin/accounts")
-@authenticated("admin:read:accounts", staff=True)
-async def index(request: web.Request) -> web.Response:
-    params = await read_params(request)
-    page = page_from(params, default=LIST_DEFAULT, maximum=LIST_MAX)
+async def _list(request: web.Request, filters: AccountFilter, page: Page) -> web.Response:
     rows = await store.list_accounts(
-        request.app[POOL], page, _filters(params), exclude_uri=request.app[URLS].instance_actor()
+        request.app[POOL], page, filters, exclude_uri=request.app[URLS].instance_actor()
     )
     return json_response(
         [render_admin_account(row, request.app[URLS]) for row in rows],
         headers=link_header(request, [row["id"] for row in rows]),
     )
+
+
+@routes.get("/api/v1/admin/accounts")
+@authenticated("admin:read:accounts", staff=True)
+async def index(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    page = page_from(params, default=LIST_DEFAULT, maximum=LIST_MAX)
+    return await _list(request, _filters(params), page)
+
+
+@routes.get("/api/v2/admin/accounts")
+@authenticated("admin:read:accounts", staff=True)
+async def index_v2(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    page = page_from(params, default=LIST_DEFAULT, maximum=LIST_MAX)
+    return await _list(request, _filters_v2(params), page)
 
 
 @routes.get("/api/v1/admin/accounts/{id}")

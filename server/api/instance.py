@@ -21,7 +21,7 @@ from server.json import json_response
 from server.state import CONFIG, POOL, URLS
 from storage import accounts as account_store
 from storage import instance as instance_store
-from storage.settings import get_setting, registrations_mode
+from storage.settings import get_setting, members_may_invite, registrations_mode
 
 routes = web.RouteTableDef()
 
@@ -55,6 +55,7 @@ class InstanceInfo:
     description: str
     contact_email: str
     registrations_mode: str
+    members_may_invite: bool
     source_url: str
     stats: asyncpg.Record
     rules: list[dict[str, str]]
@@ -63,6 +64,17 @@ class InstanceInfo:
     @property
     def thumbnail(self) -> str:
         return self.base_url + DEFAULT_HEADER
+
+    @property
+    def registrations_enabled(self) -> bool:
+        """Whether anyone may sign up; in `invite` mode only people with a code may, which
+        Mastodon reports as closed registrations with invites."""
+        return self.registrations_mode in ("open", "approval")
+
+    @property
+    def invites_enabled(self) -> bool:
+        """Whether members (not only staff) may invite people who can use the invite."""
+        return self.members_may_invite and self.registrations_mode != "closed"
 
 
 async def _text(db: asyncpg.Connection, key: str, default: str) -> str:
@@ -88,6 +100,7 @@ async def load_instance(app: web.Application) -> InstanceInfo:
             description=await _text(db, "description", DEFAULT_DESCRIPTION),
             contact_email=await _text(db, "contact_email", ""),
             registrations_mode=await registrations_mode(db),
+            members_may_invite=await members_may_invite(db),
             source_url=await _text(db, "source_url", ""),
             stats=await instance_store.stats(db),
             rules=[render_rule(row) for row in await instance_store.list_rules(db)],
@@ -132,9 +145,9 @@ def render_v1(info: InstanceInfo) -> dict[str, Any]:
         },
         "thumbnail": info.thumbnail,
         "languages": ["en"],
-        "registrations": info.registrations_mode != "closed",
+        "registrations": info.registrations_enabled,
         "approval_required": info.registrations_mode == "approval",
-        "invites_enabled": False,
+        "invites_enabled": info.invites_enabled,
         "configuration": {
             "accounts": {"max_featured_tags": MAX_FEATURED_TAGS},
             "statuses": _statuses_config(),
@@ -174,7 +187,7 @@ def render_v2(info: InstanceInfo) -> dict[str, Any]:
             "translation": {"enabled": False},
         },
         "registrations": {
-            "enabled": info.registrations_mode != "closed",
+            "enabled": info.registrations_enabled,
             "approval_required": info.registrations_mode == "approval",
             "message": None,
             "url": None,

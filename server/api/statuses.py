@@ -12,6 +12,7 @@ from aiohttp import web
 
 from federation.services import interactions
 from federation.services.statuses import REPLY_NOT_FOUND, create_status, delete_status
+from server import filtering
 from server.auth import authenticated, current, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.statuses import render_status, render_statuses
@@ -117,8 +118,12 @@ async def context(request: web.Request) -> web.Response:
     above = await status_store.ancestors(pool, status, viewer, CONTEXT_LIMIT)
     below = await status_store.descendants(pool, status["id"], viewer, CONTEXT_LIMIT)
     entities = await render_statuses(pool, [*above, *below], request.app[URLS], viewer)
+    matcher = await filtering.load_matcher(pool, viewer, "thread")
     return json_response(
-        {"ancestors": entities[: len(above)], "descendants": entities[len(above) :]}
+        {
+            "ancestors": filtering.apply(entities[: len(above)], matcher),
+            "descendants": filtering.apply(entities[len(above) :], matcher),
+        }
     )
 
 

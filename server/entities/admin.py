@@ -41,6 +41,9 @@ def render_admin_account(row: asyncpg.Record, urls: LocalUrls) -> dict[str, Any]
         "approved": bool(row["approved"]) if local else True,
         "locale": row["locale"] if local else None,
         "invite_request": (row["sign_up_reason"] or None) if local else None,
+        "invited_by_account_id": (
+            str(row["invited_by_account_id"]) if row["invited_by_account_id"] else None
+        ),
         "account": render_account(row, urls),
     }
 

@@ -1,0 +1,103 @@
+"""A member's own domain blocks (`account_domain_blocks`) and the graph edges they sever.
+
+Domains are stored as `federation.services.domain_blocks.normalize_domain` writes them (lower-case
+ASCII), the form `accounts.domain` has, so lookups compare them directly.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from storage.pagination import Page
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+
+async def insert(db: Executor, account_id: int, domain: str) -> bool:
+    """Record the block; False when the member already blocked `domain`."""
+    result = await db.execute(
+        """
+        INSERT INTO account_domain_blocks (account_id, domain) VALUES ($1, $2)
+        ON CONFLICT (account_id, domain) DO NOTHING
+        """,
+        account_id,
+        domain,
+    )
+    return result != "INSERT 0 0"
+
+
+async def delete(db: Executor, account_id: int, domain: str) -> bool:
+    result = await db.execute(
+        "DELETE FROM account_domain_blocks WHERE account_id = $1 AND domain = $2",
+        account_id,
+        domain,
+    )
+    return result != "DELETE 0"
+
+
+async def list_blocks(db: Executor, account_id: int, page: Page) -> list[asyncpg.Record]:
+    """One page of the member's blocked domains (`id`, `domain`), newest first."""
+    where, args = page.where("id", 3)
+    rows = await db.fetch(
+        f"""
+        SELECT id, domain FROM account_domain_blocks
+        WHERE account_id = $1 AND {where}
+        ORDER BY {page.order("id")}
+        LIMIT $2
+        """,
+        account_id,
+        page.limit,
+        *args,
+    )
+    return page.newest_first(rows)
+
+
+async def followers_on(db: Executor, account_id: int, domain: str) -> list[int]:
+    """Accounts on `domain` that follow `account_id`."""
+    rows = await db.fetch(
+        """
+        SELECT f.account_id FROM follows f JOIN accounts a ON a.id = f.account_id
+        WHERE f.target_account_id = $1 AND a.domain = $2
+        """,
+        account_id,
+        domain,
+    )
+    return [row["account_id"] for row in rows]
+
+
+async def followed_on(db: Executor, account_id: int, domain: str) -> list[int]:
+    """Accounts on `domain` that `account_id` follows."""
+    rows = await db.fetch(
+        """
+        SELECT f.target_account_id FROM follows f JOIN accounts a ON a.id = f.target_account_id
+        WHERE f.account_id = $1 AND a.domain = $2
+        """,
+        account_id,
+        domain,
+    )
+    return [row["target_account_id"] for row in rows]
+
+
+async def requesters_on(db: Executor, account_id: int, domain: str) -> list[int]:
+    """Accounts on `domain` with a pending request to follow `account_id`."""
+    rows = await db.fetch(
+        """
+        SELECT r.account_id FROM follow_requests r JOIN accounts a ON a.id = r.account_id
+        WHERE r.target_account_id = $1 AND a.domain = $2
+        """,
+        account_id,
+        domain,
+    )
+    return [row["account_id"] for row in rows]
+
+
+async def forget_notifications_from(db: Executor, account_id: int, domain: str) -> None:
+    """Drop the member's notifications sent by accounts on `domain`."""
+    await db.execute(
+        """
+        DELETE FROM notifications n USING accounts a
+        WHERE n.account_id = $1 AND a.id = n.from_account_id AND a.domain = $2
+        """,
+        account_id,
+        domain,
+    )
