@@ -67,11 +67,12 @@ async def check_incoming(db: Executor, host: str) -> GateDecision:
 
 
 async def refused_hosts(db: Executor, hosts: Iterable[str]) -> set[str]:
-    """Those of `hosts` that must receive nothing (the audience gate of `deliver`)."""
+    """Those of `hosts` that must receive nothing (the audience gate of `deliver`): the rule of
+    `check_incoming`, for all of them in one query."""
     refused: set[str] = set()
-    for host in set(hosts):
+    for host, row in (await store.policies(db, sorted(set(hosts)))).items():
         try:
-            await check_incoming(db, host)
+            decide(host, allowlist=row["allowlist"], allowed=row["allowed"], block=row["block"])
         except Refused:
             refused.add(host)
     return refused

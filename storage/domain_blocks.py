@@ -51,6 +51,25 @@ async def policy(db: Executor, host: str) -> asyncpg.Record:
     )
 
 
+async def policies(db: Executor, hosts: list[str]) -> dict[str, asyncpg.Record]:
+    """`policy` for many hosts in one query (a fan-out names hundreds): host → the same record."""
+    rows = await db.fetch(
+        """
+        SELECT h.host,
+            coalesce((SELECT value #>> '{}' = 'allowlist'
+                      FROM instance_settings WHERE key = 'federation_mode'), false) AS allowlist,
+            EXISTS (SELECT 1 FROM domain_allows WHERE domain = ANY(n.names)) AS allowed,
+            (SELECT to_jsonb(b) FROM domain_blocks b WHERE domain = ANY(n.names)
+             ORDER BY length(domain) DESC LIMIT 1) AS block
+        FROM unnest($1::text[], $2::text[]) AS h (host, joined),
+             LATERAL (SELECT string_to_array(h.joined, ' ') AS names) n
+        """,
+        hosts,
+        [" ".join(suffixes(host)) for host in hosts],
+    )
+    return {row["host"]: row for row in rows}
+
+
 async def limit_new_account(db: Executor, account_id: int, domain: str) -> bool:
     """Silence a newly stored remote account when the most specific block over its domain is a
     silence, stamped like the accounts the block limited when it was made (so lifting the block

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import asyncpg
 
 from storage.statuses import STATUS_COLUMNS
-from storage.timelines import _shown as shown_to
+from storage.timelines import shown_to
 
 Executor = asyncpg.Pool | asyncpg.Connection
 

@@ -78,7 +78,7 @@ def _author_hidden(viewer: str, author: str, *, silenced: bool = False) -> str:
                 WHERE adb.account_id = {viewer}::bigint AND adb.domain = ha.domain)))"""
 
 
-def _shown(viewer: str, alias: str, *, silenced: bool = False) -> str:
+def shown_to(viewer: str, alias: str, *, silenced: bool = False) -> str:
     """SQL: status `alias` is readable by the viewer and its author is not hidden from them."""
     hidden = _author_hidden(viewer, f"{alias}.account_id", silenced=silenced)
     return f"{readable_by(viewer, alias)} AND NOT {hidden}"
@@ -93,9 +93,9 @@ def home_query(viewer_id: int, page: Page) -> Query:
         SELECT {STATUS_COLUMNS}
         FROM home_feed h JOIN statuses s ON s.id = h.status_id
         WHERE h.account_id = {viewer} AND {args.page(page, "h.status_id")}
-          AND {_shown(viewer, "s")}
+          AND {shown_to(viewer, "s")}
           AND (s.reblog_of_id IS NULL OR EXISTS (
-                SELECT 1 FROM statuses o WHERE o.id = s.reblog_of_id AND {_shown(viewer, "o")}))
+                SELECT 1 FROM statuses o WHERE o.id = s.reblog_of_id AND {shown_to(viewer, "o")}))
         ORDER BY {page.order("h.status_id")}
         LIMIT {limit}
     """
@@ -139,7 +139,7 @@ def public_query(
         WHERE {_PUBLIC.format(a="s")}{_origin("s", local=local, remote=remote)}
           AND (s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)
           AND {args.page(page, "s.id")}
-          AND {_shown(viewer, "s", silenced=True)}{_media("s", only_media)}
+          AND {shown_to(viewer, "s", silenced=True)}{_media("s", only_media)}
         ORDER BY {page.order("s.id")}
         LIMIT {limit}
     """
@@ -187,7 +187,7 @@ def tag_query(
                 FROM statuses_tags st JOIN statuses c ON c.id = st.status_id + 0
                 WHERE st.tag_id = t.tag_id AND {args.page(page, "st.status_id")}
                   AND {_PUBLIC.format(a="c")}{_origin("c", local=local, remote=remote)}
-                  AND {_shown(viewer, "c", silenced=True)}{_media("c", only_media)}{extra}
+                  AND {shown_to(viewer, "c", silenced=True)}{_media("c", only_media)}{extra}
                 ORDER BY {page.order("st.status_id")}
                 LIMIT {limit}
             ) AS hit

@@ -94,6 +94,37 @@ async def test_a_suspension_beats_an_allow(pool):
         await gate.check_incoming(pool, "bad.example.com")
 
 
+async def test_refused_hosts_applies_check_incomings_rule_to_each_host(pool):
+    await service.create_block(pool, "example.com", {"severity": "suspend"}, actor_id=None)
+    await service.create_block(pool, "ok.example.com", {"severity": "silence"}, actor_id=None)
+    await service.create_allow(pool, "friends.example", actor_id=None)
+    hosts = [
+        "example.com",
+        "b.example.com:8443",
+        "a.ok.example.com",
+        "notexample.com",
+        "a.friends.example",
+        "stranger.example",
+    ]
+
+    async def one_by_one() -> set[str]:
+        refused = set()
+        for host in hosts:
+            try:
+                await gate.check_incoming(pool, host)
+            except gate.Refused:
+                refused.add(host)
+        return refused
+
+    assert await gate.refused_hosts(pool, hosts) == {"example.com", "b.example.com:8443"}
+    assert await gate.refused_hosts(pool, hosts) == await one_by_one()
+    await allowlist_mode(pool)
+    refused = await gate.refused_hosts(pool, hosts)
+    assert refused == await one_by_one()
+    assert "stranger.example" in refused and "a.friends.example" not in refused
+    assert await gate.refused_hosts(pool, []) == set()
+
+
 async def test_deliver_drops_refused_inboxes(pool):
     await service.create_block(pool, "blocked.example", {"severity": "suspend"}, actor_id=None)
     actor = await local_actor(pool)
