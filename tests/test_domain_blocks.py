@@ -19,6 +19,7 @@ from tests.test_federation_e2e import (
     follow_remote,
     home,
     member,
+    notifications,
     post,
 )
 
@@ -86,6 +87,35 @@ async def test_suspending_a_domain_severs_it_and_refuses_everything_it_sends(net
     await network.drain()
     assert await count(alpha, "deliveries WHERE host = 'beta.test'") == sent
     await alice.get("/api/v1/accounts/lookup", expect=404, acct="carol@beta.test")
+
+
+async def test_a_silenced_domain_stays_out_of_public_timelines_and_strangers_notifications(
+    network,
+):
+    alpha, _, alice, bob, _ = await alice_follows_bob(network)
+    carol = await member(alpha, "carol")  # follows nobody on beta
+
+    async def federated(user: User) -> list[str]:
+        return [s["uri"] for s in await user.get("/api/v1/timelines/public", limit=40)]
+
+    loud = await post(bob, "before the silence")
+    await network.drain()
+    assert loud["uri"] in await federated(carol)
+
+    root = await admin_of(alpha)
+    await root.post("/api/v1/admin/domain_blocks", domain="beta.test", severity="silence")
+    quiet = await post(bob, "after the silence @alice@alpha.test @carol@alpha.test")
+    await network.drain()
+
+    assert quiet["uri"] not in await federated(carol)
+    assert loud["uri"] not in await federated(carol)  # earlier posts leave public timelines too
+    assert quiet["uri"] in [s["uri"] for s in await home(alice)]  # followers still see it
+
+    def mentions(items: list[dict]) -> list[str]:
+        return [n["status"]["uri"] for n in items if n["type"] == "mention"]
+
+    assert quiet["uri"] in mentions(await notifications(alice))  # alice follows bob
+    assert quiet["uri"] not in mentions(await notifications(carol))  # carol does not
 
 
 async def test_allowlist_mode_refuses_every_other_domain_in_and_out(network):
