@@ -247,6 +247,25 @@ async def cancel_deliveries(db: Executor, domain: str) -> None:
     )
 
 
+async def drop_media(db: Executor, domain: str) -> None:
+    """Forget the media the domain's accounts sent: avatars, headers and attachments (links to
+    the remote files, which Kith never copies). Media arriving later is stripped on the way in."""
+    await db.execute(
+        f"""
+        UPDATE accounts a SET avatar_url = NULL, header_url = NULL
+        WHERE {_ON_DOMAIN} AND (avatar_url IS NOT NULL OR header_url IS NOT NULL)
+        """,
+        domain,
+    )
+    await db.execute(
+        f"""
+        DELETE FROM media_attachments m USING accounts a
+        WHERE m.account_id = a.id AND {_ON_DOMAIN}
+        """,
+        domain,
+    )
+
+
 async def set_limitation(db: Executor, domain: str, column: str, on: bool, since: Any) -> None:
     """Set `column` (`silenced_at` or `suspended_at`) to `since` on the domain's accounts that
     have none (on), or clear it where it is `since`, i.e. where this block set it (off): an

@@ -11,7 +11,7 @@ import pytest
 from federation.parse.notes import parse_note
 from federation.policies import admin
 from federation.policies.pipeline import Unscreened
-from federation.services import remote_accounts, remote_statuses
+from federation.services import domain_blocks, remote_accounts, remote_statuses
 from federation.services.errors import ServiceError
 from server.state import POOL
 from tests.inbox_peer import PUBLIC, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401
@@ -322,9 +322,17 @@ async def test_a_reject_media_domain_keeps_no_avatar_or_header(kith, peer):
         images["image"]["url"],
     )
     await kith.pool.execute(
-        "INSERT INTO domain_blocks (domain, severity, reject_media)"
-        " VALUES ('peer.test', 'noop', true)"
+        "INSERT INTO media_attachments (account_id, type, remote_url) VALUES ($1, 'image', $2)",
+        shown["id"],
+        f"{peer.base_url}/cat.png",
     )
+    await domain_blocks.create_block(
+        kith.pool, "peer.test", {"severity": "noop", "reject_media": True}, actor_id=None
+    )
+    # what the domain sent before the block is forgotten
+    after = await kith.pool.fetchrow("SELECT * FROM accounts WHERE id = $1", shown["id"])
+    assert (after["avatar_url"], after["header_url"]) == (None, None)
+    assert await kith.pool.fetchval("SELECT count(*) FROM media_attachments") == 0
     hidden = await remote_accounts.resolve_actor(
         kith.federation, peer.actor("/users/hidden", **images)
     )

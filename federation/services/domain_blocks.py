@@ -306,8 +306,12 @@ async def _lock(conn: asyncpg.Connection, block_id: int) -> asyncpg.Record:
 
 
 async def _apply(conn: asyncpg.Connection, block: asyncpg.Record, *, on: bool) -> None:
-    """Put on (or lift) the limitations `block` sets on the accounts of its domain."""
+    """Put on (or lift) the limitations `block` sets on the accounts of its domain. Media a
+    `reject_media` block dropped stays dropped when it is lifted (as in Mastodon): accounts get
+    their avatars back with their next update."""
     domain, since = block["domain"], block["updated_at"]
+    if on and block["reject_media"]:
+        await store.drop_media(conn, domain)
     if block["severity"] == "silence":
         await store.set_limitation(conn, domain, "silenced_at", on, since)
     if block["severity"] != "suspend":
