@@ -128,13 +128,14 @@ async def _pass_gate(fed: Federation, request: web.Request, activity: dict[str, 
     urls = [reference(activity.get("actor"))]
     for header in ("Signature", "Signature-Input"):
         urls += _KEY_ID.findall(request.headers.get(header, ""))
+    hosts: set[str] = set()
     for url in urls:
         try:
-            host = authority(url) if url else ""
+            hosts.add(authority(url) if url else "")
         except ValueError:  # a malformed port or address; the schema check refuses it later
             continue
-        if not host or host == fed.urls.domain.lower():
-            continue
+    hosts -= {"", fed.urls.domain.lower()}
+    for host in sorted(hosts):  # the actor's and the key's host are usually one
         try:
             await gate.check_incoming(fed.pool, host)
         except gate.Refused as exc:
