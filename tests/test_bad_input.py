@@ -21,6 +21,13 @@ MALFORMED_BODIES = [
     ("application/x-www-form-urlencoded", b"status=nul%00byte&acct=%00"),
 ]
 PATH_VALUES = ["abc", "99999999999999999999999", "-1", "%00"]
+# A plain member, and an admin whose requests get past the role check into every admin handler.
+ROLES = ["user", "admin"]
+ADMIN_SCOPES = ("read", "write", "follow", "push", "admin:read", "admin:write")
+
+
+async def prober(make_member, role: str):
+    return await make_member("prober", role=role, scopes=ADMIN_SCOPES)
 
 
 def api_routes(app) -> list[tuple[str, str]]:
@@ -47,9 +54,10 @@ async def test_router_has_the_api(client):
     assert len(routes) > 40
 
 
+@pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("content_type", "body"), MALFORMED_BODIES)
-async def test_malformed_bodies_get_a_json_4xx(client, make_member, content_type, body):
-    member = await make_member("prober")
+async def test_malformed_bodies_get_a_json_4xx(client, make_member, content_type, body, role):
+    member = await prober(make_member, role)
     failures = []
     for method, path in api_routes(client.server.app):
         url = fill(path, "1")
@@ -65,9 +73,10 @@ async def test_malformed_bodies_get_a_json_4xx(client, make_member, content_type
     assert failures == []
 
 
+@pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("value", PATH_VALUES)
-async def test_odd_path_ids_are_not_found_not_errors(client, make_member, value):
-    member = await make_member("prober")
+async def test_odd_path_ids_are_not_found_not_errors(client, make_member, value, role):
+    member = await prober(make_member, role)
     failures = []
     for method, path in api_routes(client.server.app):
         if "{" not in path:
