@@ -45,6 +45,41 @@ async def insert_activity(
     )
 
 
+async def accept_activity(
+    db: Executor,
+    *,
+    activity_uri: str,
+    actor_uri: str,
+    signer_key_id: str | None,
+    type: str,
+    payload: dict[str, Any],
+    queue: str,
+) -> int | None:
+    """Store an activity and queue a job `{"inbox_activity_id": id}` on `queue` to process it,
+    in one statement: atomic without a transaction block, and one round trip on the inbox's hot
+    path. None (and no job) when one with the same id was already stored."""
+    return await db.fetchval(
+        """
+        WITH stored AS (
+            INSERT INTO inbox_activities (activity_uri, actor_uri, signer_key_id, type, payload)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (activity_uri) DO NOTHING
+            RETURNING id
+        ), queued AS (
+            INSERT INTO jobs (queue, payload)
+            SELECT $6, jsonb_build_object('inbox_activity_id', id) FROM stored
+        )
+        SELECT id FROM stored
+        """,
+        activity_uri,
+        actor_uri,
+        signer_key_id,
+        type,
+        payload,
+        queue,
+    )
+
+
 async def get_activity(db: Executor, activity_id: int) -> asyncpg.Record | None:
     return await db.fetchrow("SELECT * FROM inbox_activities WHERE id = $1", activity_id)
 

@@ -38,7 +38,6 @@ from federation.parse.schema import first_error
 from federation.services import remote_accounts
 from federation.signatures import SignatureError, verify_request
 from storage import inbox as inbox_store
-from storage import jobs
 from storage import remote_accounts as remote_account_store
 
 log = logging.getLogger(__name__)
@@ -190,17 +189,17 @@ async def _store(
     key_id: str,
     outcome: str | None,
 ) -> None:
-    async with fed.pool.acquire() as conn, conn.transaction():
-        stored_id = await inbox_store.insert_activity(
-            conn,
-            activity_uri=activity["id"],
-            actor_uri=actor,
-            signer_key_id=key_id,
-            type=activity["type"],
-            payload=activity,
-            outcome=outcome,
-        )
-        if stored_id is not None and outcome is None:
-            await jobs.enqueue(conn, QUEUE, {"inbox_activity_id": stored_id})
+    """Store the activity, queued for the worker, or with the `outcome` it was refused with."""
+    fields = {
+        "activity_uri": activity["id"],
+        "actor_uri": actor,
+        "signer_key_id": key_id,
+        "type": activity["type"],
+        "payload": activity,
+    }
+    if outcome is None:
+        stored_id = await inbox_store.accept_activity(fed.pool, **fields, queue=QUEUE)
+    else:
+        stored_id = await inbox_store.insert_activity(fed.pool, **fields, outcome=outcome)
     if stored_id is None:
         log.info("inbox: %s already received", activity["id"])
