@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PEER := tests/fedify_peer
 PEER_STAMP := $(PEER)/node_modules/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ $(PEER_STAMP): $(PEER)/package.json $(PEER)/package-lock.json
 	else \
 		echo "make: npm is not installed; the Fedify interop test will fail" >&2; \
 	fi
+
+# `make bench`: the benchmarks of docs/BENCHMARKS.md (not part of `make test`). They use wrk when
+# it is installed (apt-get install wrk) and a Python load generator otherwise.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run_all
 
 run: $(STAMP)
 	$(BIN)/kith serve
