@@ -57,6 +57,19 @@ async def mentions_of(db: Executor, status_ids: list[int]) -> list[asyncpg.Recor
     )
 
 
+async def attachments_of(db: Executor, status_ids: list[int]) -> list[asyncpg.Record]:
+    """The statuses' media attachments, in their order within each status."""
+    return await db.fetch(
+        """
+        SELECT id, status_id, type, remote_url, description, blurhash, meta
+        FROM media_attachments
+        WHERE status_id = ANY($1::bigint[])
+        ORDER BY status_id, position, id
+        """,
+        status_ids,
+    )
+
+
 async def tags_of(db: Executor, status_ids: list[int]) -> list[asyncpg.Record]:
     return await db.fetch(
         """

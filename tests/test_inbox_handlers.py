@@ -14,6 +14,7 @@ from federation.services import remote_accounts
 from storage import follows as follow_store
 from tests.federation_harness import Instance
 from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
+from tests.schemas import assert_matches
 
 
 async def process(kith: Instance, peer: Peer, activity: dict[str, Any], **kwargs: Any) -> str:
@@ -149,7 +150,13 @@ async def test_create_reaches_a_local_followers_home_timeline(kith, peer):
     assert status["spoiler_text"] == "cw" and status["sensitive"] is True
     assert [t["name"] for t in status["tags"]] == ["Kith"]
     assert status["created_at"].startswith("2024-01-02T03:04:05")
-    assert await kith.pool.fetchval("SELECT count(*) FROM media_attachments") == 1
+    [media] = status["media_attachments"]
+    assert_matches("media_attachment", media)
+    assert (media["type"], media["url"], media["description"]) == (
+        "image",
+        "http://peer.test/a.png",
+        "alt",
+    )
 
 
 async def test_create_twice_stores_one_status(kith, peer):

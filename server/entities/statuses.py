@@ -16,6 +16,7 @@ from federation.content import tag_path
 from federation.urls import LocalUrls
 from server.entities.accounts import acct, render_account
 from server.entities.common import iso
+from server.entities.media import render_attachment
 from storage import accounts as account_store
 from storage import statuses as status_store
 
@@ -53,6 +54,9 @@ async def render_statuses(
                 "acct": acct(m),
             }
         )
+    media: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in await status_store.attachments_of(db, status_ids):
+        media[row["status_id"]].append(render_attachment(row))
     tags: dict[int, list[dict[str, str]]] = defaultdict(list)
     for t in await status_store.tags_of(db, status_ids):
         tags[t["status_id"]].append({"name": t["name"], "url": urls.tag(tag_path(t["name"]))})
@@ -78,7 +82,7 @@ async def render_statuses(
             "local_only": status["local_only"],
             "sensitive": status["sensitive"],
             "spoiler_text": status["spoiler_text"],
-            "media_attachments": [],
+            "media_attachments": media.get(status["id"], []),
             "application": {"name": app["name"], "website": app["website"]} if app else None,
             "mentions": mentions.get(status["id"], []),
             "tags": tags.get(status["id"], []),
