@@ -13,6 +13,7 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
+from federation.gate import GateCache
 from federation.keycache import KeyCache
 from federation.urls import LocalUrls
 
@@ -26,6 +27,9 @@ class Federation:
     allow_private_addresses: bool = False
     # Parsed keys, so no request parses a PEM; the database stays the source of truth.
     keys: KeyCache = field(default_factory=KeyCache)
+    # The gate's decisions, for the inbox's hot path; caches only while the web process listens
+    # for block changes (`server/app.py`).
+    gate: GateCache = field(default_factory=GateCache)
 
 
 # The application key under which the composition root stores the process's Federation. It is

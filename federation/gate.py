@@ -10,13 +10,20 @@ the actor's host and the signing key's host; `fetch.py`, for every hop), and the
 - anything else passes, with the most specific block (silence, noop with reject_media...) for
   callers that want to limit what they take.
 
-There is no cache: the check is one indexed query, and a cache would have to be invalidated
-across the web and worker processes the moment an admin suspends a domain.
+`check_incoming` asks the database every time. The inbox, which calls it on every POST, goes
+through a process's `GateCache` instead: decisions per host, dropped the moment any process
+changes a block, an allow or the federation mode (migration 0011's triggers NOTIFY `kith_gate`;
+the cache LISTENs). While it is not listening (not started, or its connection was lost) it
+caches nothing. A decision can only be stale for the instant between a change's commit and its
+notification's arrival; the worker screens every activity again, uncached, before anything of
+it is stored (`federation/policies/domain_block.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -24,6 +31,8 @@ import asyncpg
 from storage import domain_blocks as store
 
 Executor = asyncpg.Pool | asyncpg.Connection
+
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -76,3 +85,57 @@ async def refused_hosts(db: Executor, hosts: Iterable[str]) -> set[str]:
         except Refused:
             refused.add(host)
     return refused
+
+
+class GateCache:
+    """`check_incoming` with the decisions remembered per host while `listening` (see above)."""
+
+    # More hosts than this and the cache starts over (a flood of made-up host names).
+    MAX_HOSTS = 10_000
+
+    def __init__(self) -> None:
+        self._decisions: dict[str, GateDecision | str] = {}  # a str is a refusal's reason
+        self._generation = 0
+        self._listening = False
+
+    def __contains__(self, host: str) -> bool:
+        return host in self._decisions
+
+    async def check(self, db: Executor, host: str) -> GateDecision:
+        """`check_incoming(db, host)`, answered from memory when it can be."""
+        decision = self._decisions.get(host)
+        if decision is None:
+            generation = self._generation
+            try:
+                decision = await check_incoming(db, host)
+            except Refused as exc:
+                decision = exc.reason
+            # Keep it only if nothing changed while the database was asked.
+            if self._listening and generation == self._generation:
+                if len(self._decisions) >= self.MAX_HOSTS:
+                    self._decisions.clear()
+                self._decisions[host] = decision
+        if isinstance(decision, str):
+            raise Refused(decision)
+        return decision
+
+    def forget(self) -> None:
+        """Drop every decision (something they depend on changed)."""
+        self._generation += 1
+        self._decisions.clear()
+
+    def _lost(self) -> None:
+        log.warning("gate: the connection listening for block changes was lost; not caching")
+        self._listening = False
+        self.forget()
+
+    @asynccontextmanager
+    async def listening(self, pool: asyncpg.Pool) -> AsyncIterator[None]:
+        """Cache while the block lasts, listening for changes on a connection of `pool`."""
+        async with store.changes(pool, self.forget, self._lost):
+            self._listening = True
+            try:
+                yield
+            finally:
+                self._listening = False
+                self.forget()

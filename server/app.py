@@ -95,13 +95,14 @@ def _federation_context(resolver: AbstractResolver | None):
             allow_private_addresses=config.allow_private_addresses,
             resolver=resolver,
         ) as http:
-            app[FEDERATION] = Federation(
+            app[FEDERATION] = federation = Federation(
                 pool=app[POOL],
                 urls=app[URLS],
                 http=http,
                 allow_private_addresses=config.allow_private_addresses,
             )
-            yield
+            async with federation.gate.listening(app[POOL]):
+                yield
 
     return federation
 

@@ -8,11 +8,16 @@ specific block wins, as in Mastodon. Account queries match `domain = d OR domain
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
 Executor = asyncpg.Pool | asyncpg.Connection
+
+# Migration 0011's triggers notify this channel whenever blocks, allows or settings change.
+GATE_CHANNEL = "kith_gate"
 
 BLOCK_FIELDS = (
     "severity",
@@ -49,6 +54,32 @@ async def policy(db: Executor, host: str) -> asyncpg.Record:
         """,
         suffixes(host),
     )
+
+
+@asynccontextmanager
+async def changes(
+    pool: asyncpg.Pool, on_change: Callable[[], None], on_lost: Callable[[], None]
+) -> AsyncIterator[None]:
+    """Call `on_change()` whenever domain blocks, allows or instance settings change, and
+    `on_lost()` if the connection listening for that ends, holding one pool connection."""
+
+    def notified(*_: object) -> None:
+        on_change()
+
+    def terminated(*_: object) -> None:
+        on_lost()
+
+    async with pool.acquire() as conn:
+        await conn.add_listener(GATE_CHANNEL, notified)
+        conn.add_termination_listener(terminated)
+        try:
+            yield
+        finally:
+            try:
+                conn.remove_termination_listener(terminated)
+                await conn.remove_listener(GATE_CHANNEL, notified)
+            except asyncpg.InterfaceError:  # the connection was lost and left the pool
+                pass
 
 
 async def policies(db: Executor, hosts: list[str]) -> dict[str, asyncpg.Record]:

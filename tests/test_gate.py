@@ -3,6 +3,8 @@ a real database, and the audience gate inside `deliver`."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from federation import gate
@@ -152,3 +154,45 @@ async def test_suspending_gives_up_deliveries_queued_before(pool):
         ("a.late.example:8443", "failed"),
         ("fine.example", "pending"),
     ]
+
+
+async def eventually(condition, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_the_gate_cache_remembers_only_while_listening_and_forgets_any_change(pool):
+    cache = gate.GateCache()
+    await cache.check(pool, "a.example")
+    assert "a.example" not in cache  # not listening: nothing kept
+    async with cache.listening(pool):
+        await cache.check(pool, "a.example")
+        assert "a.example" in cache
+        await service.create_block(pool, "example", {"severity": "suspend"}, actor_id=None)
+        await eventually(lambda: "a.example" not in cache)
+        with pytest.raises(gate.Refused, match="suspended"):
+            await cache.check(pool, "a.example")
+        with pytest.raises(gate.Refused):  # the refusal is remembered too, and raised anew
+            await cache.check(pool, "a.example")
+        assert "a.example" in cache
+        await cache.check(pool, "friends.test")
+        await allowlist_mode(pool)  # a setting changed: every decision is dropped
+        await eventually(lambda: "friends.test" not in cache)
+        with pytest.raises(gate.Refused, match="allowlist"):
+            await cache.check(pool, "friends.test")
+    assert "a.example" not in cache
+
+
+async def test_the_gate_cache_stops_caching_when_its_listener_is_lost(pool):
+    cache = gate.GateCache()
+    async with cache.listening(pool):
+        await cache.check(pool, "a.test")
+        assert "a.test" in cache
+        await pool.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()"
+        )
+        await eventually(lambda: "a.test" not in cache)
+        await cache.check(pool, "b.test")
+        assert "b.test" not in cache

@@ -136,7 +136,7 @@ async def _pass_gate(fed: Federation, request: web.Request, activity: dict[str, 
     hosts -= {"", fed.urls.domain.lower()}
     for host in sorted(hosts):  # the actor's and the key's host are usually one
         try:
-            await gate.check_incoming(fed.pool, host)
+            await fed.gate.check(fed.pool, host)
         except gate.Refused as exc:
             log.info("inbox: refused %s: %s", activity.get("id"), exc.reason)
             raise Rejected(403, REFUSED_DOMAIN) from None
