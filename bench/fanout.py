@@ -239,6 +239,7 @@ async def main(smoke: bool) -> None:
                 delivery_figures(
                     report, "all live", arrivals, the_sinks.live, answered_at, reference, 5.0
                 )
+                await booking_figures(report, dsn, arrivals, len(the_sinks.live))
                 report.figure(
                     "distinct bodies per activity, over all inboxes",
                     1 if digest else 0,
@@ -262,6 +263,37 @@ async def main(smoke: bool) -> None:
                 )
                 await report_queue(report, dsn)
     print(f"  saved {report.save()}")
+
+
+async def booking_figures(
+    report: Report, dsn: str, arrivals: dict[int, list[float]], expected: int
+) -> None:
+    """How long after a sink received the post its delivery was booked as delivered: the window
+    in which a killed worker has sent a post it will send again (see `bench.sigkill`)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            rows = await conn.fetch(
+                "SELECT host, extract(epoch FROM delivered_at)::float AS at FROM deliveries"
+                " WHERE state = 'delivered'"
+            )
+            if len(rows) >= expected or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    windows = sorted(
+        row["at"] - arrivals[port][1]
+        for row in rows
+        if (port := int(row["host"].rsplit(":", 1)[1])) in arrivals
+    )
+    if not windows:
+        report.note("receipt-to-booking window: no delivery booked")
+        return
+    for label, q in (("median", 0.5), ("p90", 0.9)):
+        value = windows[min(len(windows) - 1, int(q * len(windows)))]
+        report.figure(f"sink receipt to delivery booked, {label}", value * 1000, "ms")
 
 
 async def report_queue(report: Report, dsn: str) -> None:

@@ -14,6 +14,13 @@ so with the default of 16 attempts a job is retried for about 48.5 hours (two da
 Mastodon's deliveries) before it fails for good. Every run counts as an attempt, including one
 ending in `RetryLater`, so no job is retried forever. Failed jobs stay in the table for
 inspection.
+
+Leases: a worker claims jobs for a short lease (`DEFAULT_LEASE`, 30 s) and, while they run,
+renews the leases of all its running jobs in one statement every third of it (the heartbeat), so
+the jobs of a worker that died (SIGKILL, lost host) are taken over by another within about a
+lease, while a job may still run for its whole `job_timeout`. A worker that loses a lease (it
+stalled past it and another worker claimed the job) cancels that job, and its completion or
+retry of it is refused by the store (`locked_by`), so the job is settled once, by its holder.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import random
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -41,8 +49,11 @@ BACKOFF_BASE = 30.0
 BACKOFF_CAP = 8 * 3600.0
 BACKOFF_JITTER = 0.1
 MAX_ATTEMPTS = 16
-# A lease outlives the job timeout by this much, so a job is cancelled by its own worker before
-# another worker may claim it.
+# How long a claim lasts unless renewed; the heartbeat renews it every third of that. A dead
+# worker's jobs wait about this long before another worker runs them.
+DEFAULT_LEASE = 30.0
+# `drain()` runs without a heartbeat, so its lease outlives the job timeout by this much: a job
+# is cancelled by its own worker before another worker may claim it.
 LEASE_MARGIN = 60.0
 MAX_ERROR_CHARS = 2000
 
@@ -62,6 +73,28 @@ class PermanentFailure(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@dataclass
+class Claim:
+    """The job a handler runs for, as its worker holds it (see `current_claim`).
+
+    A handler may settle its own job in the same statement as its last write, so no crash can
+    fall between the two (the `deliver` job does, see `storage.deliveries.record_delivered`); it
+    then sets `settled`, and the worker does not complete the job again.
+    """
+
+    job_id: int
+    worker_id: str
+    settled: bool = False
+
+
+_current_claim: ContextVar[Claim | None] = ContextVar("kith_job_claim", default=None)
+
+
+def current_claim() -> Claim | None:
+    """The claim of the job the calling handler runs for; None outside a worker's job."""
+    return _current_claim.get()
 
 
 def backoff_delay(
@@ -164,6 +197,7 @@ class Worker:
         concurrency: int = 8,
         poll_interval: float = 5.0,
         job_timeout: float = 300.0,
+        lease_seconds: float = DEFAULT_LEASE,
         shutdown_grace: float = 10.0,
         worker_id: str | None = None,
     ) -> None:
@@ -173,12 +207,9 @@ class Worker:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.job_timeout = job_timeout
+        self.lease_seconds = lease_seconds
         self.shutdown_grace = shutdown_grace
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-    @property
-    def lease_seconds(self) -> float:
-        return self.job_timeout + LEASE_MARGIN
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run jobs until `stop` is set, then let running jobs finish within `shutdown_grace`.
@@ -189,28 +220,61 @@ class Worker:
         own = self.registry.lanes()
         lanes = [_Lane(self.concurrency, None, set())]
         lanes += [_Lane(limit, [queue], set()) for queue, limit in own.items()]
+        running: dict[int, asyncio.Task[None]] = {}  # by job id, for the heartbeat
 
-        def finished(lane: _Lane, task: asyncio.Task[None]) -> None:
+        def finished(lane: _Lane, job_id: int, task: asyncio.Task[None]) -> None:
             lane.running.discard(task)
+            if running.get(job_id) is task:  # not a later run of the same job
+                del running[job_id]
             wake.set()
             if not task.cancelled() and task.exception() is not None:
                 log.error("job bookkeeping failed", exc_info=task.exception())
 
-        async with store.listen(self.pool, wake.set):
+        heartbeat = asyncio.create_task(self._heartbeat(running), name="kith-worker-heartbeat")
+        try:
+            async with store.listen(self.pool, wake.set):
+                try:
+                    while not stop.is_set():
+                        wake.clear()
+                        for lane in lanes:
+                            if lane.free <= 0:
+                                continue
+                            claimed = await self._claim(lane.free, lane.queues, exclude=list(own))
+                            for job in claimed:
+                                task = asyncio.create_task(self._execute(job, propagate=False))
+                                lane.running.add(task)
+                                running[job["id"]] = task
+                                task.add_done_callback(partial(finished, lane, job["id"]))
+                        await _wait_any(stop, wake, timeout=self.poll_interval)
+                finally:
+                    await self._stop(set(running.values()))
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def _heartbeat(self, running: dict[int, asyncio.Task[None]]) -> None:
+        """Every third of a lease, renew the leases of all running jobs in one statement, and
+        cancel any job another worker has claimed meanwhile (this one stalled past its lease).
+
+        A failed renewal (database unreachable) is logged and tried again at the next beat; the
+        jobs keep running, and two more beats remain before their leases run out.
+        """
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            ids = list(running)
+            if not ids:
+                continue
             try:
-                while not stop.is_set():
-                    wake.clear()
-                    for lane in lanes:
-                        if lane.free <= 0:
-                            continue
-                        claimed = await self._claim(lane.free, lane.queues, exclude=list(own))
-                        for job in claimed:
-                            task = asyncio.create_task(self._execute(job, propagate=False))
-                            lane.running.add(task)
-                            task.add_done_callback(partial(finished, lane))
-                    await _wait_any(stop, wake, timeout=self.poll_interval)
-            finally:
-                await self._stop(set().union(*(lane.running for lane in lanes)))
+                lost = await store.renew(
+                    self.pool, self.worker_id, ids, lease_seconds=self.lease_seconds
+                )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.exception("renewing the leases of %d running jobs failed", len(ids))
+                continue
+            for job_id in lost:
+                if (task := running.get(job_id)) is not None:
+                    log.warning("job %s was claimed by another worker; cancelling it here", job_id)
+                    task.cancel()
 
     async def drain(self) -> int:
         """Run due jobs until none remain; return how many runs there were.
@@ -219,9 +283,8 @@ class Worker:
         raised, so tests see handler bugs.
         """
         runs = 0
-        while jobs := await store.claim(
-            self.pool, self.worker_id, limit=1, lease_seconds=self.lease_seconds
-        ):
+        lease = self.job_timeout + LEASE_MARGIN
+        while jobs := await store.claim(self.pool, self.worker_id, limit=1, lease_seconds=lease):
             await self._execute(jobs[0], propagate=True)
             runs += 1
         return runs
@@ -246,8 +309,10 @@ class Worker:
         kind = self.registry.get(job["queue"])
         if kind is None:
             log.error("%s failed: no handler for its queue", _label(job))
-            await store.fail(self.pool, job["id"], f"no handler for queue {job['queue']!r}")
+            await self._fail(job, f"no handler for queue {job['queue']!r}")
             return
+        claim = Claim(job["id"], self.worker_id)
+        token = _current_claim.set(claim)
         try:
             async with asyncio.timeout(self.job_timeout):
                 await kind.handler(self.ctx, job["payload"])
@@ -255,10 +320,17 @@ class Worker:
             await self._retry(job, kind, exc.delay_seconds, f"retry later: {exc.reason}")
         except PermanentFailure as exc:
             log.warning("%s failed for good: %s", _label(job), exc.reason)
-            await store.fail(self.pool, job["id"], exc.reason[:MAX_ERROR_CHARS])
+            await self._fail(job, exc.reason[:MAX_ERROR_CHARS])
         except asyncio.CancelledError:
-            await store.retry(
-                self.pool, job["id"], delay_seconds=0, error="interrupted: the worker stopped"
+            await self._settled(
+                job,
+                store.retry(
+                    self.pool,
+                    job["id"],
+                    self.worker_id,
+                    delay_seconds=0,
+                    error="interrupted: the worker stopped",
+                ),
             )
             raise
         except Exception as exc:
@@ -268,16 +340,30 @@ class Worker:
             if propagate:
                 raise
         else:
-            await store.complete(self.pool, job["id"])
+            if not claim.settled:
+                await self._settled(job, store.complete(self.pool, job["id"], self.worker_id))
+        finally:
+            _current_claim.reset(token)
 
     async def _retry(self, job: asyncpg.Record, kind: JobKind, delay: float, error: str) -> None:
         if job["attempts"] >= kind.max_attempts:
             log.warning("%s failed for good, out of attempts: %s", _label(job), error)
-            await store.fail(
-                self.pool, job["id"], f"gave up after {job['attempts']} attempts: {error}"
-            )
+            await self._fail(job, f"gave up after {job['attempts']} attempts: {error}")
         else:
-            await store.retry(self.pool, job["id"], delay_seconds=delay, error=error)
+            await self._settled(
+                job,
+                store.retry(self.pool, job["id"], self.worker_id, delay_seconds=delay, error=error),
+            )
+
+    async def _fail(self, job: asyncpg.Record, error: str) -> None:
+        await self._settled(job, store.fail(self.pool, job["id"], self.worker_id, error))
+
+    @staticmethod
+    async def _settled(job: asyncpg.Record, outcome: Awaitable[bool]) -> None:
+        """Await a completion, retry or failure; when the store refused it because another
+        worker holds the job now, say so: that worker settles it."""
+        if not await outcome:
+            log.warning("%s was claimed by another worker meanwhile; left to it", _label(job))
 
     async def _stop(self, running: set[asyncio.Task[None]]) -> None:
         if not running:

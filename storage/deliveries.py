@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from storage.hosts import success_upsert
+
 Executor = asyncpg.Pool | asyncpg.Connection
 
 # Where a remote account receives activities: its server's shared inbox when it has one, so a
@@ -55,8 +57,10 @@ async def get_delivery(db: Executor, delivery_id: int) -> asyncpg.Record | None:
 
 
 async def begin_attempt(db: Executor, delivery_id: int) -> asyncpg.Record | None:
-    """Count a try of a pending delivery and return what sending it needs: the stored body and
-    the signing actor's key. None when it is no longer pending (done, or its activity is gone)."""
+    """Count a try of a pending delivery and return what sending it needs: the stored body, the
+    signing actor's key and the signature scheme its host accepted last (`signature_scheme`,
+    NULL when none is known). None when it is no longer pending (done, or its activity is gone).
+    """
     return await db.fetchrow(
         """
         WITH counted AS (
@@ -65,24 +69,52 @@ async def begin_attempt(db: Executor, delivery_id: int) -> asyncpg.Record | None
             RETURNING *
         )
         SELECT d.id, d.inbox_url, d.host, d.tries, o.uri AS activity_uri, o.body, o.digest,
-               a.public_key_id, a.private_key_pem
+               a.public_key_id, a.private_key_pem, h.signature_scheme
         FROM counted d
         JOIN outgoing_activities o ON o.id = d.activity_id
         JOIN accounts a ON a.id = o.actor_account_id
+        LEFT JOIN hosts h ON h.domain = d.host
         """,
         delivery_id,
     )
 
 
-async def record_delivered(db: Executor, delivery_id: int, status: int) -> None:
-    await db.execute(
-        """
-        UPDATE deliveries
-        SET state = 'delivered', delivered_at = now(), last_status = $2, last_error = NULL
-        WHERE id = $1
+async def record_delivered(
+    db: Executor,
+    delivery_id: int,
+    status: int,
+    *,
+    host: str,
+    scheme: str | None,
+    job: tuple[int, str] | None = None,
+) -> bool:
+    """Book a 2xx in one statement, so as little time as possible passes between the remote's
+    answer and the commit (a crash in between makes the job send again): the delivery is
+    delivered, the host's run of failures ends (`storage.hosts.success_upsert`), and the job that
+    sent it, given as `(job_id, worker_id)`, is completed if that worker still holds it.
+
+    Returns whether the job was completed.
+    """
+    # The main query reads `done`, so the job row is locked before the delivery and hosts rows;
+    # the other statements on running jobs (claim, renew, complete) lock job rows only, so no
+    # lock cycle can form through a hosts row shared by concurrent deliveries.
+    return await db.fetchval(
+        f"""
+        WITH done AS (
+            DELETE FROM jobs WHERE id = $5 AND locked_by = $6 RETURNING id
+        ), delivered AS (
+            UPDATE deliveries
+            SET state = 'delivered', delivered_at = now(), last_status = $2, last_error = NULL
+            WHERE id = $1
+        ), host AS ({success_upsert("$3", "$4")})
+        SELECT EXISTS (SELECT FROM done)
         """,
         delivery_id,
         status,
+        host,
+        scheme,
+        job[0] if job else None,
+        job[1] if job else None,
     )
 
 

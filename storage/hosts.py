@@ -18,23 +18,18 @@ Executor = asyncpg.Pool | asyncpg.Connection
 RUN_GAP = timedelta(days=1)
 
 
-async def get_host(db: Executor, domain: str) -> asyncpg.Record | None:
-    return await db.fetchrow("SELECT * FROM hosts WHERE domain = $1", domain)
-
-
-async def record_success(db: Executor, domain: str, scheme: str | None) -> None:
-    """The host answered 2xx: end its run of failures and remember the scheme that worked."""
-    await db.execute(
-        """
-        INSERT INTO hosts (domain, signature_scheme, last_success_at) VALUES ($1, $2, now())
+def success_upsert(domain: str, scheme: str) -> str:
+    """SQL ending a host's run of failures and remembering the signature scheme that worked (a
+    NULL scheme keeps the one remembered), with the placeholders of its two parameters; for
+    `storage.deliveries.record_delivered` to run in the same statement as its other writes."""
+    return f"""
+        INSERT INTO hosts (domain, signature_scheme, last_success_at)
+        VALUES ({domain}, {scheme}, now())
         ON CONFLICT (domain) DO UPDATE
-        SET signature_scheme = coalesce($2, hosts.signature_scheme),
+        SET signature_scheme = coalesce(excluded.signature_scheme, hosts.signature_scheme),
             last_success_at = now(),
             first_failure_at = NULL, last_failure_at = NULL, unavailable_since = NULL
-        """,
-        domain,
-        scheme,
-    )
+    """
 
 
 async def record_failure(db: Executor, domain: str, unavailable_after: timedelta) -> bool:

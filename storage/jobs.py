@@ -2,9 +2,12 @@
 
 A job is enqueued on the caller's connection, so inside the caller's transaction it is committed
 (or rolled back) together with the write that caused it. Workers claim due jobs with
-`FOR UPDATE SKIP LOCKED`, so two workers never claim the same job, and hold them for a lease: a
-job whose worker died becomes due again when its lease runs out. Completed jobs are deleted;
-jobs that failed for good keep `failed_at` and `last_error` for inspection.
+`FOR UPDATE SKIP LOCKED`, so two workers never claim the same job, and hold them for a short
+lease that the worker renews while the job runs (`renew`): a job whose worker died becomes due
+again when its lease runs out. Completing, retrying or failing a job applies only while the
+caller still holds it (`locked_by`), so a worker that lost its lease (it stalled, or its database
+connection did) cannot settle a job another worker has claimed since. Completed jobs are
+deleted; jobs that failed for good keep `failed_at` and `last_error` for inspection.
 
 Inserting jobs notifies `CHANNEL` (a trigger, see migration 0002) so idle workers wake at once.
 All times come from the database clock, so workers on other hosts agree on what is due.
@@ -104,36 +107,71 @@ async def claim(
     return sorted(rows, key=lambda row: (row["run_at"], row["id"]))
 
 
-async def complete(db: Executor, job_id: int) -> None:
-    await db.execute("DELETE FROM jobs WHERE id = $1", job_id)
+async def renew(
+    db: Executor, worker_id: str, job_ids: Sequence[int], *, lease_seconds: float
+) -> set[int]:
+    """Extend the leases of the worker's running jobs by `lease_seconds` from now, in one
+    statement; return the ids another worker has claimed since (this one lost their lease).
+
+    Jobs gone from the table or released (done, retried) are neither renewed nor returned.
+    """
+    rows = await db.fetch(
+        """
+        WITH renewed AS (
+            UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
+            WHERE id = ANY ($1::bigint[]) AND locked_by = $2
+        )
+        SELECT id FROM jobs WHERE id = ANY ($1::bigint[]) AND locked_by <> $2
+        """,
+        list(job_ids),
+        worker_id,
+        lease_seconds,
+    )
+    return {row["id"] for row in rows}
 
 
-async def retry(db: Executor, job_id: int, *, delay_seconds: float, error: str) -> None:
-    """Release the job and make it due again `delay_seconds` from now."""
-    await db.execute(
+async def complete(db: Executor, job_id: int, worker_id: str) -> bool:
+    """Delete the done job; False (and nothing done) when `worker_id` no longer holds it."""
+    status = await db.execute(
+        "DELETE FROM jobs WHERE id = $1 AND locked_by = $2", job_id, worker_id
+    )
+    return status == "DELETE 1"
+
+
+async def retry(
+    db: Executor, job_id: int, worker_id: str, *, delay_seconds: float, error: str
+) -> bool:
+    """Release the job and make it due again `delay_seconds` from now; False (and nothing done)
+    when `worker_id` no longer holds it."""
+    status = await db.execute(
         """
         UPDATE jobs
-        SET run_at = now() + make_interval(secs => $2), last_error = $3,
+        SET run_at = now() + make_interval(secs => $3), last_error = $4,
             locked_until = NULL, locked_by = NULL
-        WHERE id = $1
+        WHERE id = $1 AND locked_by = $2
         """,
         job_id,
+        worker_id,
         delay_seconds,
         error,
     )
+    return status == "UPDATE 1"
 
 
-async def fail(db: Executor, job_id: int, error: str) -> None:
-    """Give up on the job: it stays, with the error, but is never claimed again."""
-    await db.execute(
+async def fail(db: Executor, job_id: int, worker_id: str, error: str) -> bool:
+    """Give up on the job: it stays, with the error, but is never claimed again. False (and
+    nothing done) when `worker_id` no longer holds it."""
+    status = await db.execute(
         """
         UPDATE jobs
-        SET failed_at = now(), last_error = $2, locked_until = NULL, locked_by = NULL
-        WHERE id = $1
+        SET failed_at = now(), last_error = $3, locked_until = NULL, locked_by = NULL
+        WHERE id = $1 AND locked_by = $2
         """,
         job_id,
+        worker_id,
         error,
     )
+    return status == "UPDATE 1"
 
 
 async def count_pending(db: Executor, queue: str | None = None) -> int:

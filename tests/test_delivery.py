@@ -27,6 +27,7 @@ from federation.services.remote_accounts import resolve_acct
 from federation.signatures import verify_request
 from federation.urls import LocalUrls
 from server.state import URLS as URLS_KEY
+from storage import deliveries as delivery_store
 from storage import follows as follow_store
 from storage.db import create_pool
 from tests.federation_harness import LoopbackResolver
@@ -284,6 +285,34 @@ async def test_a_delivery_is_signed_and_booked(env):
     host = await host_row(env.pool, "remote.test")
     assert host["signature_scheme"] == "rfc9421" and host["last_success_at"] is not None
     assert await env.pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_a_2xx_books_delivery_host_and_job_in_one_statement_for_its_holder(env):
+    ann = await local_member(env.pool, "ann")
+    mine, theirs = await queue(env.pool, ann, ["http://a.test/inbox", "http://b.test/inbox"])
+    for delivery_id, worker_id in ((mine, "worker-a"), (theirs, "worker-b")):
+        await env.pool.execute(
+            "UPDATE jobs SET locked_by = $2, locked_until = now() + interval '1 minute'"
+            " WHERE (payload->>'delivery_id')::bigint = $1",
+            delivery_id,
+            worker_id,
+        )
+    job_ids = {d: (await job_of(env.pool, d))["id"] for d in (mine, theirs)}
+
+    # Worker A holds its job: all three are booked, the job is gone.
+    assert await delivery_store.record_delivered(
+        env.pool, mine, 202, host="a.test", scheme="cavage", job=(job_ids[mine], "worker-a")
+    )
+    assert (await delivery_row(env.pool, mine))["state"] == "delivered"
+    assert (await host_row(env.pool, "a.test"))["signature_scheme"] == "cavage"
+    assert await job_of(env.pool, mine) is None
+    # Worker B holds the other job now: a stale worker A books the delivery, not the job.
+    assert not await delivery_store.record_delivered(
+        env.pool, theirs, 200, host="b.test", scheme=None, job=(job_ids[theirs], "worker-a")
+    )
+    assert (await delivery_row(env.pool, theirs))["last_status"] == 200
+    assert (await host_row(env.pool, "b.test"))["last_success_at"] is not None
+    assert (await job_of(env.pool, theirs))["locked_by"] == "worker-b"
 
 
 async def test_double_knock_falls_back_to_cavage_and_remembers(env):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 import pytest
@@ -126,6 +128,131 @@ async def test_a_job_whose_worker_died_is_claimed_again_after_its_lease(pool):
     [again] = await jobs.claim(pool, "live-worker", limit=1, lease_seconds=60)
 
     assert (again["id"], again["attempts"], again["locked_by"]) == (job_id, 2, "live-worker")
+
+
+async def test_a_stale_worker_cannot_settle_a_job_another_worker_holds(pool):
+    job_id = await jobs.enqueue(pool, "deliver", {})
+    await jobs.claim(pool, "worker-a", limit=1, lease_seconds=0.2)
+    await asyncio.sleep(0.3)  # worker A stalls past its lease; worker B takes the job over
+    [taken] = await jobs.claim(pool, "worker-b", limit=1, lease_seconds=60)
+    assert taken["id"] == job_id
+    before = await job(pool, job_id)
+
+    assert not await jobs.complete(pool, job_id, "worker-a")
+    assert not await jobs.retry(pool, job_id, "worker-a", delay_seconds=0, error="stale")
+    assert not await jobs.fail(pool, job_id, "worker-a", "stale")
+    assert await jobs.renew(pool, "worker-a", [job_id], lease_seconds=60) == {job_id}  # lost
+
+    after = await job(pool, job_id)
+    kept = ("locked_by", "locked_until", "run_at", "failed_at", "last_error", "attempts")
+    assert [after[c] for c in kept] == [before[c] for c in kept]
+    assert after["locked_by"] == "worker-b" and after["last_error"] is None
+    assert await jobs.renew(pool, "worker-b", [job_id], lease_seconds=60) == set()
+    assert (await job(pool, job_id))["locked_until"] > after["locked_until"]
+    assert await jobs.complete(pool, job_id, "worker-b")
+    assert await job(pool, job_id) is None
+    # A job done meanwhile is not lost: nothing to renew, nothing to cancel.
+    assert await jobs.renew(pool, "worker-b", [job_id], lease_seconds=60) == set()
+
+
+async def test_a_killed_workers_job_is_run_by_another_once_its_short_lease_runs_out(pool):
+    runs: list[str] = []
+
+    async def record(ctx, payload):
+        runs.append(payload["n"])
+
+    job_id = await jobs.enqueue(pool, "q", {"n": "only"})
+    # Worker A claims the job and is killed: it never runs it, and never renews its lease.
+    [claimed] = await jobs.claim(pool, "killed-worker", limit=1, lease_seconds=0.5)
+    assert claimed["id"] == job_id
+    stop = asyncio.Event()
+    worker_b = Worker(pool, registry(q=record), None, lease_seconds=0.5, poll_interval=0.05)
+    started = time.monotonic()
+    task = asyncio.create_task(worker_b.run(stop))
+    try:
+        await asyncio.sleep(0.3)
+        assert runs == []  # still leased to A
+
+        async def done() -> bool:
+            return await job(pool, job_id) is None
+
+        await eventually(done)
+        assert runs == ["only"]
+        assert time.monotonic() - started < 2.0
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_the_heartbeat_keeps_a_long_job_from_other_workers(pool):
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def long_job(ctx, payload):
+        started.set()
+        await release.wait()
+
+    job_id = await jobs.enqueue(pool, "long", {})
+    stop = asyncio.Event()
+    worker = Worker(pool, registry(long=long_job), None, lease_seconds=0.3, poll_interval=0.05)
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.wait_for(started.wait(), 5)
+        deadline = time.monotonic() + 1.5  # five leases
+        while time.monotonic() < deadline:
+            assert await jobs.claim(pool, "worker-b", limit=1, lease_seconds=60) == []
+            row = await job(pool, job_id)
+            assert row["locked_by"] == worker.worker_id
+            await asyncio.sleep(0.05)
+        release.set()
+
+        async def done() -> bool:
+            return await job(pool, job_id) is None
+
+        await eventually(done)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_a_worker_that_stalled_past_its_lease_leaves_the_job_to_its_new_holder(
+    db_dsn, pool, caplog
+):
+    taken: list[int] = []
+
+    async def claim_as_worker_b() -> list[int]:
+        conn = await asyncpg.connect(db_dsn)
+        try:
+            rows = await jobs.claim(conn, "worker-b", limit=1, lease_seconds=60)
+            return [row["id"] for row in rows]
+        finally:
+            await conn.close()
+
+    async def stalls(ctx, payload):
+        # Block the event loop, as a stalled process would: no heartbeat renews the lease, and
+        # worker B (on another thread, its own loop and connection) claims the job meanwhile.
+        time.sleep(0.6)
+        with ThreadPoolExecutor(1) as other:
+            taken.extend(other.submit(asyncio.run, claim_as_worker_b()).result())
+
+    job_id = await jobs.enqueue(pool, "stalls", {})
+    stop = asyncio.Event()
+    worker = Worker(pool, registry(stalls=stalls), None, lease_seconds=0.3, poll_interval=0.05)
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        with caplog.at_level(logging.WARNING, logger="federation.jobs"):
+
+            async def given_up() -> bool:
+                return "claimed by another worker" in caplog.text
+
+            await eventually(given_up)
+        assert taken == [job_id]
+        await asyncio.sleep(0.3)  # heartbeats of worker A, had it not let go
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    row = await job(pool, job_id)
+    assert (row["locked_by"], row["attempts"]) == ("worker-b", 2)
+    assert (row["failed_at"], row["last_error"]) == (None, None)
 
 
 # Handlers and the retry policy

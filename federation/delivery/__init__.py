@@ -3,6 +3,7 @@ sent by the `deliver` job (`send`), with per-host memory (`hosts`) and audiences
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,13 @@ __all__ = ["deliver", "register"]
 # A slot costs a coroutine and a socket, not a database connection (`send` holds one only for
 # its bookkeeping queries).
 CONCURRENCY = 192
+# How many of them may begin a try (count it and load its row) at once. A burst of starting
+# deliveries (a fan-out fills the lane at once) would otherwise queue for every pool connection,
+# and a delivery whose remote had just answered would wait behind them to book the answer: a
+# worker killed meanwhile sends it again. Kept below the connections `kith worker` adds for the
+# lane (server/worker.py), the booking finds one at once (bench.sigkill: 26-80 of 300 inboxes
+# got the post twice, 2-8 with this bound; bench.fanout: no slower).
+STARTING = 16
 
 
 def register(
@@ -27,13 +35,16 @@ def register(
     *,
     timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
     concurrency: int = CONCURRENCY,
+    starting: int = STARTING,
 ) -> None:
     """Register the `deliver` job; `timeout` bounds each HTTP request (tests shorten it).
 
     The job's attempts are the delivery's tries: `send` marks the delivery failed on the last.
     """
 
+    slots_to_start = asyncio.Semaphore(starting)
+
     async def handle(fed: Federation, payload: dict[str, Any]) -> None:
-        await send(fed, payload["delivery_id"], timeout=timeout)
+        await send(fed, payload["delivery_id"], timeout=timeout, starting=slots_to_start)
 
     registry.register(QUEUE, handle, max_attempts=MAX_ATTEMPTS, concurrency=concurrency)

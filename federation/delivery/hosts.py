@@ -37,15 +37,6 @@ def knock_order(remembered: str | None) -> tuple[str, ...]:
     return (first, *(scheme for scheme in SCHEMES if scheme != first))
 
 
-async def remembered_scheme(db: Executor, host: str) -> str | None:
-    row = await store.get_host(db, host)
-    return row["signature_scheme"] if row else None
-
-
-async def succeeded(db: Executor, host: str, scheme: str) -> None:
-    await store.record_success(db, host, scheme)
-
-
 async def failed(db: Executor, host: str) -> bool:
     """Record a failure; return whether the host is now unavailable."""
     return await store.record_failure(db, host, UNAVAILABLE_AFTER)

@@ -14,10 +14,17 @@ Signatures double-knock (Fedify's `doubleKnock`): RFC 9421 first, draft-cavage a
 
 Each request has its own short timeout, so a server that accepts connections and never answers
 holds a worker slot for seconds, not for the job's whole lease.
+
+A worker killed between the remote's 2xx and the commit of its bookkeeping sends again when the
+job is resumed; no sender can close that window, so it is kept as narrow as possible: one
+statement books the delivery, the host's success and the job's completion
+(`storage.deliveries.record_delivered`), right after the answer, and a connection is free for it
+because deliveries starting their try are bounded (`starting`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,7 +35,7 @@ import asyncpg
 
 from federation.context import Federation
 from federation.delivery import hosts
-from federation.jobs import MAX_ATTEMPTS, PermanentFailure, RetryLater
+from federation.jobs import MAX_ATTEMPTS, PermanentFailure, RetryLater, current_claim
 from federation.signatures import sign_request
 from storage import deliveries as store
 
@@ -55,9 +62,20 @@ class Answer:
         return f"HTTP {self.status}: {self.excerpt}" if self.excerpt else f"HTTP {self.status}"
 
 
-async def send(fed: Federation, delivery_id: int, *, timeout: aiohttp.ClientTimeout) -> None:
-    """Run one try of a delivery; see the module docstring for what each outcome does."""
-    row = await store.begin_attempt(fed.pool, delivery_id)
+async def send(
+    fed: Federation,
+    delivery_id: int,
+    *,
+    timeout: aiohttp.ClientTimeout,
+    starting: asyncio.Semaphore,
+) -> None:
+    """Run one try of a delivery; see the module docstring for what each outcome does.
+
+    `starting` bounds how many deliveries begin a try at once, so the bookkeeping of answers
+    never queues behind a burst of them (see `federation.delivery.STARTING`).
+    """
+    async with starting:
+        row = await store.begin_attempt(fed.pool, delivery_id)
     if row is None:  # delivered or failed already (a job run again after a crash), or gone
         return
     if not row["private_key_pem"] or not row["public_key_id"]:
@@ -72,8 +90,13 @@ async def send(fed: Federation, delivery_id: int, *, timeout: aiohttp.ClientTime
         await _retry(fed.pool, row, error, host_failed=True, delay=None)
     status = answer.status
     if 200 <= status < 300:
-        await store.record_delivered(fed.pool, row["id"], status)
-        await hosts.succeeded(fed.pool, row["host"], scheme)
+        claim = current_claim()
+        job = (claim.job_id, claim.worker_id) if claim else None
+        completed = await store.record_delivered(
+            fed.pool, row["id"], status, host=row["host"], scheme=scheme, job=job
+        )
+        if claim and completed:
+            claim.settled = True
         return
     if 400 <= status < 500 and status not in TRANSIENT_4XX:
         await _give_up(fed.pool, row, status, answer.describe())
@@ -88,7 +111,7 @@ async def _knock(
     fed: Federation, row: asyncpg.Record, timeout: aiohttp.ClientTimeout
 ) -> tuple[Answer, str]:
     """POST with the host's remembered scheme, and once with the other one after a 400/401."""
-    order = hosts.knock_order(await hosts.remembered_scheme(fed.pool, row["host"]))
+    order = hosts.knock_order(row["signature_scheme"])
     for scheme in order:
         answer = await _post(fed, row, scheme, timeout)
         if answer.status not in KNOCK_AGAIN:
