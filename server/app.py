@@ -57,6 +57,8 @@ from web import views
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1024 * 1024
+# Database connections for serving requests (the gate cache's LISTEN holds one of them).
+WEB_CONNECTIONS = 10
 
 
 def database_url(config: Config) -> str:
@@ -76,10 +78,10 @@ def user_agent(config: Config) -> str:
     return f"Kith/{VERSION} (+{config.base_url}/)"
 
 
-def _database_context(dsn: str):
+def _database_context(dsn: str, pool_size: int):
     async def database(app: web.Application) -> AsyncIterator[None]:
         await prepare_database(dsn)
-        app[POOL] = await create_pool(dsn)
+        app[POOL] = await create_pool(dsn, max_size=pool_size)
         await ensure_instance_actor(app[POOL], app[URLS])
         yield
         await app[POOL].close()
@@ -124,13 +126,16 @@ def create_app(
     )
     app[CONFIG] = config
     app[URLS] = LocalUrls(config.base_url)
-    app.cleanup_ctx.append(_database_context(dsn))
+    pool_size, worker_contexts = WEB_CONNECTIONS, []
+    if run_worker:
+        from server.worker import POOL_SIZE, worker_context
+
+        pool_size += POOL_SIZE  # the worker runs on the app's pool
+        worker_contexts.append(worker_context)
+    app.cleanup_ctx.append(_database_context(dsn, pool_size))
     app.cleanup_ctx.append(_federation_context(resolver))
     install_streaming(app, dsn)
-    if run_worker:
-        from server.worker import worker_context
-
-        app.cleanup_ctx.append(worker_context)
+    app.cleanup_ctx.extend(worker_contexts)
     for module in (
         apps,
         oauth,

@@ -21,7 +21,7 @@ from aiohttp import web
 from federation.services.accounts import create_local_account
 from federation.services.errors import ServiceError
 from federation.urls import LocalUrls
-from server import cli_blocklists, cli_federation, cli_policies
+from server import cli_blocklists, cli_federation, cli_policies, cli_registrations
 from server.app import create_app, database_url, prepare_database
 from server.cli_audit import add_audit_commands, run_audit_command
 from server.cli_common import CliError, open_pool
@@ -42,7 +42,7 @@ def run_async(main: Coroutine[Any, Any, None]) -> None:
 
 # Subcommand modules: each has `COMMANDS` (its top-level command names), `add_commands(subparsers)`
 # and `async def run(config, args)`.
-PLUGGED_IN = (cli_blocklists, cli_policies, cli_federation)
+PLUGGED_IN = (cli_blocklists, cli_policies, cli_federation, cli_registrations)
 
 
 def _parser() -> argparse.ArgumentParser:

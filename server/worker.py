@@ -30,6 +30,9 @@ CONCURRENCY = 8
 # send again (bench.fanout, a remote's receipt to the booking: p90 about 6 ms with them, 13-22 ms
 # without; the fan-out itself is CPU-bound and no faster).
 DELIVERY_CONNECTIONS = 24
+# The connections a worker uses: one per general slot, one held by the LISTEN, one to claim
+# with, and the delivery lane's.
+POOL_SIZE = CONCURRENCY + 2 + DELIVERY_CONNECTIONS
 
 
 def build_registry() -> Registry:
@@ -72,7 +75,7 @@ async def run_standalone_worker(
     await prepare_database(dsn)
     # A connection for each general slot, one held by the LISTEN, one to claim (and renew
     # leases) with, and the delivery lane's.
-    pool = await create_pool(dsn, max_size=CONCURRENCY + 2 + DELIVERY_CONNECTIONS)
+    pool = await create_pool(dsn, max_size=POOL_SIZE)
     urls = LocalUrls(config.base_url)
     try:
         await ensure_instance_actor(pool, urls)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
+import asyncpg
 import pytest
 
 from server.state import POOL
 from storage.settings import set_setting
 from tests.schemas import assert_matches
 from tests.test_accounts import SIGN_UP, app_token, next_link, ok
+from tests.test_cli import kith_env, run_kith
 
 PATH = "/api/v1/invites"
 INVITE_KEYS = {"id", "code", "url", "uses", "max_uses", "expires_at", "created_at"}
@@ -262,3 +265,26 @@ async def test_admins_set_registrations(client, make_member):
         assert response.status == status, (who, body, await response.text())
         assert "error" in await response.json()
     assert (await client.get(path)).status == 401
+
+
+async def test_cli_sets_and_shows_registrations_audited(tmp_path: Path, db_dsn: str):
+    env = kith_env(tmp_path, KITH_DATABASE_URL=db_dsn)
+    code, out, _ = await run_kith("registrations", "show", env=env)
+    assert (code, out) == (0, "mode: open\nmembers may invite: off\n")
+    code, out, _ = await run_kith("registrations", "mode", "invite", env=env)
+    assert (code, out.splitlines()[0]) == (0, "mode: invite")
+    code, out, _ = await run_kith("registrations", "members-may-invite", "on", env=env)
+    assert (code, out.splitlines()[1]) == (0, "members may invite: on")
+    conn = await asyncpg.connect(db_dsn)
+    try:
+        audited = await conn.fetch(
+            "SELECT action, account_id, reason FROM audit_log ORDER BY created_at"
+        )
+    finally:
+        await conn.close()
+    assert [tuple(row) for row in audited] == [
+        ("instance_setting.registrations_mode", None, "cli"),
+        ("instance_setting.members_may_invite", None, "cli"),
+    ]
+    code, _, err = await run_kith("registrations", "mode", "sometimes", env=env)
+    assert code != 0 and "invalid choice" in err

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import asyncpg
 
 from federation.services.errors import invalid
-from storage import audit, settings
+from federation.services.instance_settings import write_changes
 from storage import domain_blocks as domain_store
+from storage import settings
 
 MODES = settings.FEDERATION_MODES
 
@@ -53,17 +54,5 @@ async def change(
             "federation_mode": (before.mode, mode),
             "authorized_fetch": (before.authorized_fetch, authorized_fetch),
         }
-        for key, (old, new) in changes.items():
-            if new is None or new == old:
-                continue
-            await settings.set_setting(conn, key, new)
-            await audit.record(
-                conn,
-                actor_id=actor_id,
-                action=f"instance_setting.{key}",
-                target_type="instance_setting",
-                target_id=key,
-                detail={"from": old, "to": new},
-                reason=reason,
-            )
+        await write_changes(conn, changes, actor_id=actor_id, reason=reason)
         return await current(conn)

@@ -15,8 +15,9 @@ from typing import Any
 import asyncpg
 
 from federation.services.errors import forbidden, invalid, not_found
-from storage import audit, settings
+from federation.services.instance_settings import write_changes
 from storage import invites as store
+from storage import settings
 
 CODE_LENGTH = 12
 MAX_USES = 1000
@@ -85,7 +86,8 @@ async def change_registrations(
     *,
     mode: str | None = None,
     members_may_invite: bool | None = None,
-    actor_id: int,
+    actor_id: int | None,
+    reason: str = "",
 ) -> dict[str, Any]:
     """Set the registration mode and/or whether members may invite; each change is audited
     (`instance_setting.<key>`) in the transaction that makes it."""
@@ -97,16 +99,5 @@ async def change_registrations(
             "registrations_mode": (before["mode"], mode),
             "members_may_invite": (before["members_may_invite"], members_may_invite),
         }
-        for key, (old, new) in changes.items():
-            if new is None or new == old:
-                continue
-            await settings.set_setting(conn, key, new)
-            await audit.record(
-                conn,
-                actor_id=actor_id,
-                action=f"instance_setting.{key}",
-                target_type="instance_setting",
-                target_id=key,
-                detail={"from": old, "to": new},
-            )
+        await write_changes(conn, changes, actor_id=actor_id, reason=reason)
         return await registration_settings(conn)
