@@ -25,6 +25,7 @@ import pytest
 from federation.jobs import Worker
 from server.state import FEDERATION, POOL
 from server.worker import build_registry
+from storage.settings import set_setting
 from tests.test_federation_e2e import create_user, notifications, post
 
 pytest_plugins = ["tests.live_server"]
@@ -245,3 +246,30 @@ async def test_the_fedify_peer_refuses_what_kith_did_not_sign(live_server, kith_
     ) as response:
         assert response.status == 401
     assert await fedify_peer.received("Create") == []
+
+
+async def test_with_authorized_fetch_a_fedify_server_still_follows_but_reads_no_posts(
+    live_server, kith_api, fedify_peer
+):
+    """Fedify looks objects up unsigned: in authorized-fetch mode it gets the member's minimal
+    key document (enough to follow and verify), and a post only with a signature."""
+    peer = fedify_peer
+    await set_setting(live_server.app[POOL], "authorized_fetch", True)
+    alice = await create_user(live_server.app, kith_api, "alice")
+    alice_actor = f"{live_server.url}/users/alice"
+    status = await post(alice, "for those who sign")
+
+    found = await peer.control("POST", "lookup", {"id": alice_actor})
+    assert found["found"] is True, found
+    assert (found["type"], found["inbox"]) == ("Person", f"{alice_actor}/inbox")
+    assert found["publicKey"] == f"{alice_actor}#main-key"
+    assert "followers" not in found["json"] and "summary" not in found["json"]  # minimal
+
+    follow = await peer.control("POST", "follow", {"actor": alice_actor})
+    await drain(live_server)
+    followers = await alice.get(f"/api/v1/accounts/{alice.account_id}/followers")
+    assert [a["acct"] for a in followers] == [peer.acct], await peer.explain()
+    accepts = await peer.received("Accept")
+    assert [a["object"]["id"] for a in accepts] == [follow["id"]], await peer.explain()
+
+    assert (await peer.control("POST", "lookup", {"id": status["uri"]}))["found"] is False
