@@ -32,7 +32,6 @@ from __future__ import annotations
 import enum
 import functools
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,9 +42,8 @@ from federation import gate
 from federation.context import Federation
 from federation.endpoints.app_state import federation_of
 from federation.negotiation import wants_activitypub
-from federation.parse.actors import authority
 from federation.services import remote_accounts
-from federation.signatures import SignatureError, verify_request
+from federation.signatures import SignatureError, claimed_key_ids, verify_request
 from storage import remote_accounts as remote_account_store
 from storage import settings
 
@@ -54,8 +52,6 @@ log = logging.getLogger(__name__)
 VARY = "Accept, Signature"
 REFUSED_DOMAIN = "Your domain is not allowed to federate with this instance"
 NOT_SIGNED = "Request not signed"
-# keyId="..." (draft-cavage `Signature`) or keyid="..." (RFC 9421 `Signature-Input`).
-_KEY_ID = re.compile(r'keyid="([^"]*)"', re.IGNORECASE)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -142,13 +138,7 @@ def gated(handler: Handler, *, access: Access, html: bool) -> Handler:
 
 async def _identify(request: web.Request, access: Access) -> Requester:
     fed = federation_of(request)
-    key_ids = [
-        key_id
-        for header in ("Signature", "Signature-Input")
-        for key_id in _KEY_ID.findall(request.headers.get(header, ""))
-    ]
-    for key_id in key_ids:
-        await _pass_gate(fed, key_id)
+    await _pass_gate(fed, claimed_key_ids(request.headers))
     if access is Access.OPEN:
         return ANONYMOUS
     mode, authorized_fetch = await settings.federation_settings(fed.pool)
@@ -171,7 +161,7 @@ async def _identify(request: web.Request, access: Access) -> Requester:
             raise _Refused(exc.status, exc.reason) from None
         log.info("fetch: ignoring a bad signature on GET %s: %s", request.path, exc.reason)
         return Requester()
-    await _pass_gate(fed, verified.owner_uri)
+    await _pass_gate(fed, [verified.owner_uri])
     account = await remote_account_store.get_account_by_uri(fed.pool, verified.owner_uri)
     if account is None or account["domain"] is None:
         raise _Refused(401, "key owner is not a known remote account")
@@ -180,15 +170,9 @@ async def _identify(request: web.Request, access: Access) -> Requester:
     return Requester(account["id"], account["uri"], secure)
 
 
-async def _pass_gate(fed: Federation, url: str) -> None:
+async def _pass_gate(fed: Federation, urls: list[str]) -> None:
     try:
-        host = authority(url)
-    except ValueError:  # malformed; the signature check refuses it
-        return
-    if not host or host == fed.urls.domain.lower():
-        return
-    try:
-        await gate.check_incoming(fed.pool, host)
+        await gate.check_origins(fed.gate, fed.pool, urls, local_host=fed.urls.domain)
     except gate.Refused as exc:
-        log.info("fetch: refused a GET signed on %s: %s", host, exc.reason)
+        log.info("fetch: refused a signed GET: %s", exc.reason)
         raise _Refused(403, REFUSED_DOMAIN) from None

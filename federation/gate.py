@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from federation.parse.actors import authority
 from storage import domain_blocks as store
 
 Executor = asyncpg.Pool | asyncpg.Connection
@@ -73,6 +74,24 @@ async def check_incoming(db: Executor, host: str) -> GateDecision:
     """Whether `host` (a host name, with or without a port) may send or serve us anything."""
     row = await store.policy(db, host)
     return decide(host, allowlist=row["allowlist"], allowed=row["allowed"], block=row["block"])
+
+
+async def check_origins(
+    cache: GateCache, db: Executor, urls: Iterable[str | None], *, local_host: str
+) -> None:
+    """Raise `Refused` when the host of any of `urls` (an actor, the key ids a request names)
+    may not federate with us. The URLs may be unverified: this can only refuse, and a forger
+    naming a blocked host is refused rather than let in. Unparseable URLs and our own host are
+    skipped (the signature and schema checks refuse the former); each host is checked once."""
+    hosts: set[str] = set()
+    for url in urls:
+        try:
+            hosts.add(authority(url) if url else "")
+        except ValueError:  # a malformed port or address
+            continue
+    hosts -= {"", local_host.lower()}
+    for host in sorted(hosts):
+        await cache.check(db, host)
 
 
 async def refused_hosts(db: Executor, hosts: Iterable[str]) -> set[str]:

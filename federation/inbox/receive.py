@@ -23,7 +23,6 @@ never holds an inbox up, and nothing a peer sends can make the inbox answer 500.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import orjson
@@ -36,7 +35,7 @@ from federation.parse.actors import authority
 from federation.parse.notes import attributed_to, reference
 from federation.parse.schema import first_error
 from federation.services import remote_accounts
-from federation.signatures import SignatureError, verify_request
+from federation.signatures import SignatureError, claimed_key_ids, verify_request
 from storage import inbox as inbox_store
 from storage import remote_accounts as remote_account_store
 
@@ -49,7 +48,6 @@ REFETCHABLE = frozenset({"Create", "Update"})
 FORWARD_UNVERIFIED = "refused: forwarded, could not verify"
 REFUSED_DOMAIN = "Your domain is not allowed to federate with this instance"
 # keyId="..." (draft-cavage `Signature`) or keyid="..." (RFC 9421 `Signature-Input`).
-_KEY_ID = re.compile(r'keyid="([^"]*)"', re.IGNORECASE)
 
 
 class Rejected(Exception):
@@ -124,22 +122,12 @@ async def _pass_gate(fed: Federation, request: web.Request, activity: dict[str, 
 
     Both are taken unverified, which is safe: this can only refuse, and a forger naming a
     blocked host gets refused rather than let in."""
-    urls = [reference(activity.get("actor"))]
-    for header in ("Signature", "Signature-Input"):
-        urls += _KEY_ID.findall(request.headers.get(header, ""))
-    hosts: set[str] = set()
-    for url in urls:
-        try:
-            hosts.add(authority(url) if url else "")
-        except ValueError:  # a malformed port or address; the schema check refuses it later
-            continue
-    hosts -= {"", fed.urls.domain.lower()}
-    for host in sorted(hosts):  # the actor's and the key's host are usually one
-        try:
-            await fed.gate.check(fed.pool, host)
-        except gate.Refused as exc:
-            log.info("inbox: refused %s: %s", activity.get("id"), exc.reason)
-            raise Rejected(403, REFUSED_DOMAIN) from None
+    urls = [reference(activity.get("actor")), *claimed_key_ids(request.headers)]
+    try:
+        await gate.check_origins(fed.gate, fed.pool, urls, local_host=fed.urls.domain)
+    except gate.Refused as exc:
+        log.info("inbox: refused %s: %s", activity.get("id"), exc.reason)
+        raise Rejected(403, REFUSED_DOMAIN) from None
 
 
 def _parse(body: bytes) -> dict[str, Any]:

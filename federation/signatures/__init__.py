@@ -10,6 +10,7 @@ operation and no PEM parsing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -32,16 +33,30 @@ if TYPE_CHECKING:
 
     from federation.keycache import KeyCache
 
+# keyId="..." (draft-cavage `Signature`) or keyid="..." (RFC 9421 `Signature-Input`).
+_KEY_ID = re.compile(r'keyid="([^"]*)"', re.IGNORECASE)
+
 __all__ = [
     "KeyLoader",
     "SignatureError",
     "SigningKey",
     "Verified",
+    "claimed_key_ids",
     "sign_request",
     "verify_request",
 ]
 
 _SCHEMES = {cavage.SCHEME: cavage, rfc9421.SCHEME: rfc9421}
+
+
+def claimed_key_ids(headers: Mapping[str, str]) -> list[str]:
+    """The key ids a request's signature headers name, unverified: enough to refuse a blocked
+    domain before fetching its key, never to trust anyone."""
+    return [
+        key_id
+        for header in ("Signature", "Signature-Input")
+        for key_id in _KEY_ID.findall(headers.get(header, ""))
+    ]
 
 
 def sign_request(
