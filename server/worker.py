@@ -23,13 +23,15 @@ from storage.db import create_pool
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 8
-# Extra connections of `kith worker` for the delivery lane (192 slots). A delivery holds a
-# connection only for its bookkeeping, a statement before its request and one after, but with
-# only a connection per general slot those statements queue behind each other, and an answered
-# delivery waits longer to be booked: the window in which a killed worker has sent a post it will
-# send again (bench.fanout, a remote's receipt to the booking: p90 about 6 ms with them, 13-22 ms
-# without; the fan-out itself is CPU-bound and no faster).
-DELIVERY_CONNECTIONS = 24
+# Extra connections for the delivery lane (192 slots). A delivery holds a connection only for its
+# bookkeeping, a statement before its request and one after; with only a connection per general
+# slot those statements queue behind each other and an answered delivery waits longer to be
+# booked: the window in which a killed worker has sent a post it will send again (bench.fanout,
+# a remote's receipt to the booking: p90 3.4 ms with these 8 and `delivery.STARTING` = 6,
+# 13-22 ms with none; the fan-out itself is CPU-bound and no faster). Kept modest so that
+# `kith serve` plus a few `kith worker`s stay within PostgreSQL's default 100 connections
+# (README, Production).
+DELIVERY_CONNECTIONS = 8
 # The connections a worker uses: one per general slot, one held by the LISTEN, one to claim
 # with, and the delivery lane's.
 POOL_SIZE = CONCURRENCY + 2 + DELIVERY_CONNECTIONS

@@ -24,10 +24,11 @@ CONCURRENCY = 192
 # How many of them may begin a try (count it and load its row) at once. A burst of starting
 # deliveries (a fan-out fills the lane at once) would otherwise queue for every pool connection,
 # and a delivery whose remote had just answered would wait behind them to book the answer: a
-# worker killed meanwhile sends it again. Kept below the connections `kith worker` adds for the
-# lane (server/worker.py), the booking finds one at once (bench.sigkill: 26-80 of 300 inboxes
-# got the post twice, 2-8 with this bound; bench.fanout: no slower).
-STARTING = 16
+# worker killed meanwhile sends it again. Kept below the connections a worker adds for the lane
+# (server/worker.py), the booking finds one at once (bench.sigkill: 26-80 of 300 inboxes got the
+# post twice without a bound, 2-8 with 16 of 24 connections, 2 with 6 of 8; bench.fanout: a
+# remote's receipt to the booking p90 3.4 ms, and no slower).
+STARTING = 6
 
 
 def register(

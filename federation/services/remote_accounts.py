@@ -127,14 +127,7 @@ async def store_actor(fed: Federation, doc: dict[str, Any]) -> asyncpg.Record:
         raise FetchError(f"{actor.uri} is a local actor")
     if await media_rejected(fed, authority(actor.uri)):
         actor = dataclasses.replace(actor, avatar=None, header=None)
-    try:
-        row = await store.upsert_remote_account(
-            fed.pool, _columns(actor), moved_to_uri=actor.moved_to, published=actor.published
-        )
-    except asyncpg.UniqueViolationError as exc:
-        raise FetchError(
-            f"{actor.username}@{actor.domain} already belongs to another actor"
-        ) from exc
+    row = await _upsert(fed, actor)
     if row is None:
         raise FetchError(f"{actor.uri} is a local account")
     if row["silenced_at"] is None and await domain_store.limit_new_account(
@@ -142,6 +135,29 @@ async def store_actor(fed: Federation, doc: dict[str, Any]) -> asyncpg.Record:
     ):
         row = await store.get_account_by_uri(fed.pool, actor.uri)
     return row
+
+
+async def _upsert(fed: Federation, actor: RemoteActor) -> asyncpg.Record | None:
+    """Insert or update the account. Two resolutions of one new actor can race: the upsert
+    arbitrates on `uri`, so the loser may trip over the winner's `(username, domain)` instead;
+    a second try then finds the row by `uri` and updates it. A violation that persists means
+    another actor holds the name."""
+    columns = _columns(actor)
+
+    async def upsert() -> asyncpg.Record | None:
+        return await store.upsert_remote_account(
+            fed.pool, columns, moved_to_uri=actor.moved_to, published=actor.published
+        )
+
+    try:
+        return await upsert()
+    except asyncpg.UniqueViolationError:
+        pass  # perhaps the race above: try once more, as an update
+    try:
+        return await upsert()
+    except asyncpg.UniqueViolationError as exc:
+        taken = f"{actor.username}@{actor.domain}"
+        raise FetchError(f"{taken} already belongs to another actor") from exc
 
 
 def _columns(actor: RemoteActor) -> dict[str, Any]:
