@@ -52,43 +52,23 @@ async def list_blocks(db: Executor, account_id: int, page: Page) -> list[asyncpg
     return page.newest_first(rows)
 
 
-async def followers_on(db: Executor, account_id: int, domain: str) -> list[int]:
-    """Accounts on `domain` that follow `account_id`."""
-    rows = await db.fetch(
+async def ties_with(db: Executor, account_id: int, domain: str) -> asyncpg.Record:
+    """The account's follow graph with accounts on `domain`, as three id arrays: `followed`
+    (it follows them), `followers` (they follow it) and `requesters` (they asked to)."""
+    return await db.fetchrow(
         """
-        SELECT f.account_id FROM follows f JOIN accounts a ON a.id = f.account_id
-        WHERE f.target_account_id = $1 AND a.domain = $2
+        SELECT
+            ARRAY(SELECT f.target_account_id FROM follows f
+                  JOIN accounts a ON a.id = f.target_account_id
+                  WHERE f.account_id = $1 AND a.domain = $2) AS followed,
+            ARRAY(SELECT f.account_id FROM follows f JOIN accounts a ON a.id = f.account_id
+                  WHERE f.target_account_id = $1 AND a.domain = $2) AS followers,
+            ARRAY(SELECT r.account_id FROM follow_requests r JOIN accounts a ON a.id = r.account_id
+                  WHERE r.target_account_id = $1 AND a.domain = $2) AS requesters
         """,
         account_id,
         domain,
     )
-    return [row["account_id"] for row in rows]
-
-
-async def followed_on(db: Executor, account_id: int, domain: str) -> list[int]:
-    """Accounts on `domain` that `account_id` follows."""
-    rows = await db.fetch(
-        """
-        SELECT f.target_account_id FROM follows f JOIN accounts a ON a.id = f.target_account_id
-        WHERE f.account_id = $1 AND a.domain = $2
-        """,
-        account_id,
-        domain,
-    )
-    return [row["target_account_id"] for row in rows]
-
-
-async def requesters_on(db: Executor, account_id: int, domain: str) -> list[int]:
-    """Accounts on `domain` with a pending request to follow `account_id`."""
-    rows = await db.fetch(
-        """
-        SELECT r.account_id FROM follow_requests r JOIN accounts a ON a.id = r.account_id
-        WHERE r.target_account_id = $1 AND a.domain = $2
-        """,
-        account_id,
-        domain,
-    )
-    return [row["account_id"] for row in rows]
 
 
 async def forget_notifications_from(db: Executor, account_id: int, domain: str) -> None:

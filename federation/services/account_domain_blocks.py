@@ -24,16 +24,17 @@ async def block_domain(pool: asyncpg.Pool, account_id: int, domain: str) -> None
     async with pool.acquire() as conn, conn.transaction():
         await store.insert(conn, account_id, domain)
         await store.forget_notifications_from(conn, account_id, domain)
-        for target_id in await store.followed_on(conn, account_id, domain):
+        ties = await store.ties_with(conn, account_id, domain)
+        for target_id in ties["followed"]:
             removed = await follow_store.delete_follow(conn, account_id, target_id)
             if removed is not None:
                 await home_feed.remove_author(conn, account_id, target_id)
                 await outbox.unfollowed(conn, account_id, target_id, removed["uri"])
-        for follower_id in await store.followers_on(conn, account_id, domain):
+        for follower_id in ties["followers"]:
             removed = await follow_store.delete_follow(conn, follower_id, account_id)
             if removed is not None:
                 await outbox.follow_rejected(conn, follower_id, account_id, removed["uri"])
-        for requester_id in await store.requesters_on(conn, account_id, domain):
+        for requester_id in ties["requesters"]:
             request = await follow_store.delete_follow_request(conn, requester_id, account_id)
             if request is not None:
                 await outbox.follow_rejected(conn, requester_id, account_id, request["uri"])
