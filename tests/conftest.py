@@ -13,7 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
 
+from federation import keys
+from federation.services import passwords
 from server.app import create_app
 from server.config import Config
 from storage.embedded import start_embedded
@@ -21,6 +24,24 @@ from storage.migrate import migrate
 from tests.members import create_member
 
 TEMPLATE_DB = "kith_template"
+
+# Actors made one after another get different keys from this many; a test that needs a key no
+# other actor holds makes one with `keys.make_rsa_keypair`.
+REUSED_KEYPAIRS = 8
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_crypto():
+    """Cheap argon2 parameters and a few reused RSA keys for the accounts tests make.
+
+    Real hashing and real keys still run; only their cost changes (about 0.2 s an account with
+    production's). `tests/test_crypto_costs.py` checks production keeps the strong parameters.
+    """
+    passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=256, parallelism=1))
+    keys.reuse_keypairs([keys.make_rsa_keypair() for _ in range(REUSED_KEYPAIRS)])
+    yield
+    keys.reuse_keypairs(None)
+    passwords.use_hasher(passwords.PRODUCTION_HASHER)
 
 
 def dsn_for(server_dsn: str, database: str) -> str:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from federation.keycache import KeyCache
-from federation.keys import generate_rsa_keypair
+from federation.keys import make_rsa_keypair
 from federation.services.accounts import create_local_account
 from federation.signatures import SigningKey, sign_request
 from server.auth import hash_secret
@@ -36,7 +36,7 @@ PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 @functools.cache
 def fixture_keypair(n: int = 0) -> tuple[str, str]:
     """(private PEM, public PEM); generated once per test session for each `n`."""
-    return generate_rsa_keypair()
+    return make_rsa_keypair()
 
 
 @dataclass

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from federation.keycache import KeyCache
-from federation.keys import generate_rsa_keypair
+from federation.keys import make_rsa_keypair
 
 KEY_ID = "https://remote.example/users/alice#main-key"
 OWNER = "https://remote.example/users/alice"
@@ -17,12 +17,12 @@ OWNER = "https://remote.example/users/alice"
 
 @pytest.fixture(scope="module")
 def pair() -> tuple[str, str]:
-    return generate_rsa_keypair()
+    return make_rsa_keypair()
 
 
 @pytest.fixture(scope="module")
 def other_pair() -> tuple[str, str]:
-    return generate_rsa_keypair()
+    return make_rsa_keypair()
 
 
 class Clock:

@@ -17,7 +17,7 @@ from httpsig.verify import HeaderVerifier
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from federation.keycache import KeyCache
-from federation.keys import generate_rsa_keypair
+from federation.keys import make_rsa_keypair
 from federation.signatures import SignatureError, sign_request, verify_request
 from federation.signatures.common import http_date
 from federation.signatures.digest import check_body
@@ -33,12 +33,12 @@ CASES = [(scheme, method) for scheme in ("cavage", "rfc9421") for method in ("GE
 
 @pytest.fixture(scope="module")
 def pair() -> tuple[str, str]:
-    return generate_rsa_keypair()
+    return make_rsa_keypair()
 
 
 @pytest.fixture(scope="module")
 def other_pair() -> tuple[str, str]:
-    return generate_rsa_keypair()
+    return make_rsa_keypair()
 
 
 class Loader:
