@@ -1,10 +1,12 @@
 """Live streaming's SQL: the LISTEN connection and the checks of who may receive a status.
 
-The triggers of migration 0010 announce changes on `CHANNEL` (see that file for the payloads);
-`listen` opens the one connection per process that receives them. Who may see a status on a
-stream is the timelines' own predicate (`storage.timelines`: readable, author not suspended,
-muted or on a domain the viewer blocked; silenced authors left out of public streams), checked
-for all of a process's subscribers at once.
+The triggers of migrations 0010 and 0012 announce changes on `CHANNEL` (see those files for the
+payloads); `listen` opens the one connection per process that receives them. Who may see a
+status on a stream is the timelines' own predicate (`storage.timelines`: readable, author not
+suspended, muted or on a domain the viewer blocked; silenced authors left out of public
+streams), checked for all of a process's subscribers at once. Whether a stream may stay open at
+all is `live_tokens`, asked when a stream opens and after the LISTEN connection was lost
+(migration 0012 announces revocations as they happen).
 """
 
 from __future__ import annotations
@@ -88,3 +90,22 @@ async def home_readers(db: Executor, status_id: int, account_ids: list[int]) -> 
         account_ids,
     )
     return {row["account_id"] for row in rows}
+
+
+async def live_tokens(db: Executor, token_ids: list[int]) -> set[int]:
+    """Those of `token_ids` that still let their member in: not revoked, and the member
+    neither suspended, disabled nor waiting for approval (what `server.auth` requires)."""
+    if not token_ids:
+        return set()
+    rows = await db.fetch(
+        """
+        SELECT t.id
+        FROM oauth_access_tokens t
+        JOIN users u ON u.id = t.user_id
+        JOIN accounts a ON a.id = u.account_id
+        WHERE t.id = ANY($1::bigint[]) AND t.revoked_at IS NULL
+          AND u.approved AND NOT u.disabled AND a.suspended_at IS NULL
+        """,
+        token_ids,
+    )
+    return {row["id"] for row in rows}

@@ -4,10 +4,15 @@
 The token comes from `Authorization: Bearer`, the `access_token` parameter or, for WebSockets
 (browsers cannot set headers there), `Sec-WebSocket-Protocol`. Every stream needs a member's
 token: `read:notifications` for the notification stream, `read:statuses` for the others. A
-refused request is answered with a JSON error before any stream (or upgrade) starts.
+refused request is answered with a JSON error before any stream (or upgrade) starts. An open
+stream ends when its token is revoked or its member suspended, disabled or deleted
+(`server/streaming/hub.py`).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 from aiohttp import hdrs, web
 
@@ -15,8 +20,8 @@ from server.auth import Auth, resolve_auth
 from server.errors import ApiError
 from server.scopes import covers
 from server.streaming import sse, websocket
-from server.streaming.hub import HUB
-from server.streaming.streams import Stream, StreamError, check_scope, parse_stream
+from server.streaming.hub import HUB, Refused
+from server.streaming.streams import Grant, Stream, StreamError, check_scope, parse_stream
 
 routes = web.RouteTableDef()
 
@@ -51,9 +56,10 @@ async def server_sent_events(request: web.Request) -> web.StreamResponse:
     auth = await _member(request, None)
     stream = _stream(name, request)
     _allow(auth, stream)
-    return await sse.serve(
-        request, request.app[HUB], _account(auth), stream, _reads_notifications(auth)
-    )
+    with _refusal():
+        return await sse.serve(
+            request, request.app[HUB], _grant(auth), stream, _reads_notifications(auth)
+        )
 
 
 @routes.get("/api/v1/streaming")
@@ -68,8 +74,9 @@ async def websocket_or_events(request: web.Request) -> web.StreamResponse:
     if not upgrade:
         if first is None:
             raise ApiError(400, "Missing stream parameter")
-        hub = request.app[HUB]
-        return await sse.serve(request, hub, _account(auth), first, _reads_notifications(auth))
+        with _refusal():
+            hub = request.app[HUB]
+            return await sse.serve(request, hub, _grant(auth), first, _reads_notifications(auth))
 
     def check(stream: Stream) -> bool:
         check_scope(auth.scopes, stream)
@@ -77,7 +84,9 @@ async def websocket_or_events(request: web.Request) -> web.StreamResponse:
 
     # The protocol is echoed whatever it holds: a browser drops a connection whose offered
     # protocol is not selected.
-    return await websocket.serve(request, request.app[HUB], _account(auth), check, first, protocol)
+    with _refusal():
+        hub = request.app[HUB]
+        return await websocket.serve(request, hub, _grant(auth), check, first, protocol)
 
 
 async def _member(request: web.Request, protocol_token: str | None) -> Auth:
@@ -119,9 +128,19 @@ def _allow(auth: Auth, stream: Stream) -> None:
         raise ApiError(exc.status, exc.message) from exc
 
 
-def _account(auth: Auth) -> int:
+def _grant(auth: Auth) -> Grant:
     assert auth.account_id is not None  # _member requires one
-    return auth.account_id
+    return Grant(auth.token_id, auth.account_id)
+
+
+@contextlib.contextmanager
+def _refusal() -> Iterator[None]:
+    """The token was revoked (or its member shut out) between authentication and the stream's
+    start: answered as a token that was already gone."""
+    try:
+        yield
+    except Refused as exc:
+        raise ApiError(401, "The access token is invalid") from exc
 
 
 def _reads_notifications(auth: Auth) -> bool:

@@ -1,7 +1,9 @@
 """Server-Sent Events: one stream per HTTP response, as Mastodon serves `/api/v1/streaming/*`.
 
 Each event is `event: <name>` and `data: <payload>`; a comment line (`:thump`) every
-`HEARTBEAT_SECONDS` keeps proxies from closing an idle connection and finds dead ones.
+`HEARTBEAT_SECONDS` keeps proxies from closing an idle connection and finds dead ones. When the
+token is revoked or the member shut out, the response simply ends (as Mastodon's does): a
+client that reconnects with the same token is refused.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 from aiohttp import web
 
 from server.streaming.hub import Hub
-from server.streaming.streams import Stream, Subscription
+from server.streaming.streams import Grant, Stream, Subscription
 
 HEARTBEAT_SECONDS = 15.0
 # Events waiting for a slow client; past this many it is disconnected rather than buffered.
@@ -24,6 +26,8 @@ class SseSink:
         self.closed = False
 
     def send(self, stream: Stream, event: str, payload: str | None) -> None:
+        if self.closed:
+            return
         # Mastodon writes a missing payload (filters_changed) as `undefined`.
         data = payload if payload is not None else "undefined"
         try:
@@ -36,12 +40,18 @@ class SseSink:
         if not self.queue.full():
             self.queue.put_nowait(None)
 
+    def revoke(self) -> None:
+        self.close()
+
 
 async def serve(
-    request: web.Request, hub: Hub, viewer_id: int, stream: Stream, notifications: bool
+    request: web.Request, hub: Hub, grant: Grant, stream: Stream, notifications: bool
 ) -> web.StreamResponse:
+    """Stream events until the client leaves or the hub ends the connection; raises
+    `hub.Refused`, before anything is sent, when the grant was withdrawn meanwhile."""
     sink = SseSink()
-    subscription = Subscription(viewer_id, stream, notifications, sink)
+    await hub.admit(sink, grant)
+    subscription = Subscription(grant.account_id, stream, notifications, sink)
     hub.subscribe(subscription)
     response = web.StreamResponse(
         headers={
@@ -65,4 +75,5 @@ async def serve(
         pass  # the client went away
     finally:
         hub.unsubscribe(subscription)
+        hub.release(sink)
     return response

@@ -91,11 +91,25 @@ def check_scope(scopes: frozenset[str], stream: Stream) -> None:
 
 
 class Sink(Protocol):
-    """Where a connection's events go (an SSE response, a WebSocket)."""
+    """Where a connection's events go (an SSE response, a WebSocket). Once it is closed or
+    revoked, nothing more is sent, not even events already waiting."""
 
     def send(self, stream: Stream, event: str, payload: str | None) -> None: ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """End the connection: the server shuts down, or the client reads too slowly."""
+
+    def revoke(self) -> None:
+        """End the connection because its token or member may no longer read."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What let a connection in: the access token and its member's account. The hub ends the
+    connection when the token is revoked or the member shut out (migration 0012)."""
+
+    token_id: int
+    account_id: int
 
 
 @dataclass(eq=False)

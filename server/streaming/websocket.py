@@ -5,6 +5,11 @@ The client subscribes and unsubscribes with JSON messages (`{"type": "subscribe"
 "event": "update", "payload": "<JSON text>"}`. A bad message is answered with
 `{"error": ..., "status": 400}` and the connection stays open. aiohttp pings the client every
 `HEARTBEAT_SECONDS` and closes the connection when a pong does not come back.
+
+When the token is revoked or the member shut out, the server closes the socket with
+`REVOKED_CODE`, 1008 "policy violation" (RFC 6455: a message violated the endpoint's policy,
+the generic code for "you may no longer have this"); a client that reconnects with the same
+token is refused with 401 (403 for a suspended or disabled member).
 """
 
 from __future__ import annotations
@@ -15,20 +20,24 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from server.streaming.hub import Hub
-from server.streaming.streams import Stream, StreamError, Subscription, parse_stream
+from server.streaming.streams import Grant, Stream, StreamError, Subscription, parse_stream
 
 HEARTBEAT_SECONDS = 15.0
 MAX_PENDING = 1000
 MAX_MESSAGE_BYTES = 4096
+REVOKED_CODE = WSCloseCode.POLICY_VIOLATION
+REVOKED_REASON = b"Access revoked"
 
 
 class WebSocketSink:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(MAX_PENDING)
         self.closed = False
+        self.close_code = WSCloseCode.OK
+        self.close_reason = b""
 
     def send(self, stream: Stream, event: str, payload: str | None) -> None:
         message: dict[str, Any] = {"stream": stream.label, "event": event}
@@ -40,6 +49,8 @@ class WebSocketSink:
         self._put(orjson.dumps({"error": message, "status": status}).decode())
 
     def _put(self, text: str) -> None:
+        if self.closed:
+            return
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
@@ -49,6 +60,10 @@ class WebSocketSink:
         self.closed = True
         if not self.queue.full():
             self.queue.put_nowait(None)
+
+    def revoke(self) -> None:
+        self.close_code, self.close_reason = REVOKED_CODE, REVOKED_REASON
+        self.close()
 
 
 class _Connection:
@@ -110,36 +125,42 @@ def _text(value: object) -> str:
 async def serve(
     request: web.Request,
     hub: Hub,
-    viewer_id: int,
+    grant: Grant,
     check: Callable[[Stream], bool],
     first: Stream | None,
     protocol: str | None,
 ) -> web.WebSocketResponse:
     """`check(stream)` raises `StreamError` when the token may not have the stream, and
-    says whether it may read notifications; `first` is the stream named in the URL."""
+    says whether it may read notifications; `first` is the stream named in the URL. Raises
+    `hub.Refused`, before the upgrade, when the grant was withdrawn meanwhile."""
     ws = web.WebSocketResponse(
         heartbeat=HEARTBEAT_SECONDS,
         protocols=(protocol,) if protocol else (),
         max_msg_size=MAX_MESSAGE_BYTES,
     )
     sink = WebSocketSink()
-    connection = _Connection(hub, viewer_id, check, sink)
+    await hub.admit(sink, grant)
+    connection = _Connection(hub, grant.account_id, check, sink)
     if first is not None:
         connection.subscribe(first)
-    await ws.prepare(request)
-    writer = asyncio.get_running_loop().create_task(_write(ws, sink))
     try:
-        async for message in ws:
-            if message.type == WSMsgType.TEXT:
-                connection.handle(message.data)
-            elif message.type == WSMsgType.ERROR:
-                break
+        await ws.prepare(request)
+        writer = asyncio.get_running_loop().create_task(_write(ws, sink))
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    connection.handle(message.data)
+                elif message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            if not sink.closed:  # else the writer is closing the socket with the sink's code
+                writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            await ws.close()
     finally:
         connection.close()
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
-        await ws.close()
+        hub.release(sink)
     return ws
 
 
@@ -150,4 +171,4 @@ async def _write(ws: web.WebSocketResponse, sink: WebSocketSink) -> None:
             if text is None or sink.closed:
                 break
             await ws.send_str(text)
-    await ws.close()
+    await ws.close(code=sink.close_code, message=sink.close_reason)
