@@ -74,6 +74,16 @@ async def get_servable_status(
     )
 
 
+async def servable_ids(db: Executor, status_ids: list[int], viewer_id: int) -> set[int]:
+    """Those of `status_ids` that may be served to remote account `viewer_id`."""
+    rows = await db.fetch(
+        f"SELECT s.id FROM statuses s WHERE s.id = ANY($1::bigint[]) AND {servable(viewer='$2')}",
+        status_ids,
+        viewer_id,
+    )
+    return {row["id"] for row in rows}
+
+
 _OUTBOX_ITEM = f"s.account_id = $1 AND {servable(viewer='$2')}"
 
 

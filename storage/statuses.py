@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 
 from storage.pagination import Page
-from storage.visibility import readable_by
+from storage.visibility import actionable_by_remote, readable_by
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
@@ -29,11 +29,45 @@ async def get_status(db: Executor, status_id: int) -> asyncpg.Record | None:
 async def get_readable_status(
     db: Executor, status_id: int, viewer_id: int | None
 ) -> asyncpg.Record | None:
-    """A status if `viewer_id` (None: anonymous) may read it, else None."""
+    """A status if `viewer_id` (None: anonymous) may read it, and may read what it boosts when
+    it is a boost; else None."""
     return await db.fetchrow(
-        f"SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id = $1 AND {readable_by('$2')}",
+        f"""
+        SELECT {STATUS_COLUMNS} FROM statuses s
+        WHERE s.id = $1 AND {readable_by("$2")}
+          AND (s.reblog_of_id IS NULL OR EXISTS (
+                SELECT 1 FROM statuses o WHERE o.id = s.reblog_of_id AND {readable_by("$2", "o")}))
+        """,
         status_id,
         viewer_id,
+    )
+
+
+async def get_readable_statuses(
+    db: Executor, status_ids: list[int], viewer_id: int | None
+) -> dict[int, asyncpg.Record]:
+    """Those of `status_ids` that `viewer_id` (None: anonymous) may read, by id."""
+    rows = await db.fetch(
+        f"SELECT {STATUS_COLUMNS} FROM statuses s"
+        f" WHERE s.id = ANY($1::bigint[]) AND {readable_by('$2')}",
+        list(set(status_ids)),
+        viewer_id,
+    )
+    return {row["id"]: row for row in rows}
+
+
+async def get_actionable_status(
+    db: Executor, status_id: int, remote_account_id: int
+) -> asyncpg.Record | None:
+    """A status the remote account may favourite, boost, reply to or quote (see
+    `storage.visibility.actionable_by_remote`), else None."""
+    return await db.fetchrow(
+        f"""
+        SELECT {STATUS_COLUMNS} FROM statuses s
+        WHERE s.id = $1 AND {actionable_by_remote("$2")}
+        """,
+        status_id,
+        remote_account_id,
     )
 
 

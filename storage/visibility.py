@@ -2,7 +2,15 @@
 
 A status is readable by a viewer when it is public or unlisted, is the viewer's own, is
 followers-only and the viewer follows the author, or mentions the viewer. Local-only statuses are
-never readable without a signed-in local viewer. Blocks hide the author from the viewer.
+readable by local accounts only. Blocks hide the author from the viewer.
+
+Three predicates, by who asks:
+
+- `readable_by`: a member reading through the API (or anonymous), the timelines' predicate;
+- `readable_by_remote`: a remote server fetching over ActivityPub, which sees what its domain
+  was delivered (a fetch is usually signed by an instance actor);
+- `actionable_by_remote`: a remote account acting on a status (favouriting, boosting, replying
+  to, quoting it), which it may do only to what it could read itself.
 """
 
 from __future__ import annotations
@@ -12,11 +20,13 @@ def readable_by(param: str, alias: str = "s") -> str:
     """SQL that is true when status `alias` is readable by the account id in `param`.
 
     `param` is a placeholder such as `$2` holding the viewer's account id, or NULL for anonymous.
+    Meant for local viewers; a remote account given here is still never shown a local-only
+    status (the account lookup runs only for local-only rows, once per query for a placeholder).
     """
     s = alias
     return f"""(
         {s}.deleted_at IS NULL
-        AND ({param}::bigint IS NOT NULL OR NOT {s}.local_only)
+        AND (NOT {s}.local_only OR {_is_local(param)})
         AND (
             {s}.visibility IN ('public', 'unlisted')
             OR {s}.account_id = {param}::bigint
@@ -67,3 +77,27 @@ def readable_by_remote(param: str, alias: str = "s") -> str:
             SELECT 1 FROM account_domain_blocks adb
             WHERE adb.account_id = {s}.account_id AND lower(adb.domain) = {domain})
     )"""
+
+
+def actionable_by_remote(param: str, alias: str = "s") -> str:
+    """SQL that is true when remote account `param` may act on status `alias`: favourite, boost,
+    reply to or quote it.
+
+    Only what that very account could read: public and unlisted statuses, followers-only ones
+    when it follows the author, and those that mention or address it. Never a deleted or
+    local-only status, and nothing when the author blocks it or its domain, or it blocks the
+    author.
+    """
+    s = alias
+    domain = f"(SELECT lower(v.domain) FROM accounts v WHERE v.id = {param}::bigint)"
+    return f"""(
+        NOT {s}.local_only
+        AND {readable_by(param, alias)}
+        AND NOT EXISTS (
+            SELECT 1 FROM account_domain_blocks adb
+            WHERE adb.account_id = {s}.account_id AND lower(adb.domain) = {domain})
+    )"""
+
+
+def _is_local(param: str) -> str:
+    return f"EXISTS (SELECT 1 FROM accounts la WHERE la.id = {param}::bigint AND la.domain IS NULL)"

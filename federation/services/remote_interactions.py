@@ -2,7 +2,10 @@
 
 `federation.services.interactions` does the same for local members (and sends activities about
 them); here the row keeps the activity's id, so that a later Undo naming only that id finds it.
-Both act on the original of a boost, and both are idempotent, as for local members.
+Both act on the original of a boost, and both are idempotent, as for local members. A remote
+account acts only on what it could read itself (`storage.visibility.actionable_by_remote`): never
+a local-only status, a followers-only one only when it follows the author, a direct one only when
+it is addressed.
 """
 
 from __future__ import annotations
@@ -16,15 +19,17 @@ from storage import notifications as notification_store
 from storage import remote_statuses as store
 from storage import statuses as status_store
 
+UNREADABLE = "status not readable by the actor"
+
 
 async def favourite(
     fed: Federation, account: asyncpg.Record, status_id: int, uri: str
 ) -> str | None:
     """`account` favourites a status it may read; returns why not, or None."""
     async with fed.pool.acquire() as conn, conn.transaction():
-        status = await _readable_original(conn, status_id, account["id"])
+        status = await _actionable_original(conn, status_id, account["id"])
         if status is None:
-            return "status not readable by the actor"
+            return UNREADABLE
         if await store.insert_favourite(conn, account["id"], status["id"], uri):
             await status_store.adjust_counts(conn, status["id"], favourites=1)
             await notification_store.notify(
@@ -66,9 +71,11 @@ async def reblog(
     """`account` boosts a public or unlisted status; the boost reaches its local followers.
     Returns why not, or None."""
     async with fed.pool.acquire() as conn, conn.transaction():
-        original = await _readable_original(conn, status_id, account["id"])
+        original = await _actionable_original(conn, status_id, account["id"])
         original = await status_store.lock_status(conn, original["id"]) if original else None
-        if original is None or original["visibility"] not in DISTRIBUTABLE:
+        if original is None:
+            return UNREADABLE
+        if original["visibility"] not in DISTRIBUTABLE:
             return "only public and unlisted statuses can be boosted"
         if await status_store.reblog_by(conn, account["id"], original["id"]) is not None:
             return None
@@ -111,10 +118,11 @@ async def unreblog(
     return True
 
 
-async def _readable_original(
+async def _actionable_original(
     conn: asyncpg.Connection, status_id: int, account_id: int
 ) -> asyncpg.Record | None:
-    status = await status_store.get_readable_status(conn, status_id, account_id)
+    """The status, or what it boosts, when the remote account may act on both; else None."""
+    status = await status_store.get_actionable_status(conn, status_id, account_id)
     if status is not None and status["reblog_of_id"] is not None:
-        status = await status_store.get_readable_status(conn, status["reblog_of_id"], account_id)
+        status = await status_store.get_actionable_status(conn, status["reblog_of_id"], account_id)
     return status

@@ -36,13 +36,18 @@ from storage import tags as tag_store
 NOBODY_FOLLOWS = "nobody here follows its author, is addressed or is replied to"
 
 
+UNREADABLE_PARENT = "replies to a status its author may not read"
+
+
 @dataclass(frozen=True)
 class Stored:
-    """A stored status (`created` when this call made it), or why there is none (`skipped`)."""
+    """A stored status (`created` when this call made it), or why there is none: `skipped`
+    (nothing to do here) or `refused` (the post is not allowed)."""
 
     status: asyncpg.Record | None
     created: bool = False
     skipped: str | None = None
+    refused: str | None = None
 
 
 async def store_note(
@@ -53,6 +58,11 @@ async def store_note(
     With `only_if_relevant` (the inbox), a post is kept only when someone here has reason to see
     it, as Mastodon decides: the author has local followers, it mentions or is addressed to a
     local account, or it replies to a status Kith knows.
+
+    A reply to a local status its author may not read (local-only, followers-only without
+    following, direct without being addressed) is refused: a remote account cannot have been
+    sent that status, so it cannot thread under it or notify about it. A reply to a remote
+    status is kept: who may read it is its own server's business.
     """
     pipeline.require_screened(note.uri)
     if note.author_uri != author["uri"]:
@@ -66,6 +76,8 @@ async def store_note(
         if note.in_reply_to:
             parent = await store.get_status_by_uri(conn, note.in_reply_to)
             parent = parent if parent is not None and parent["deleted_at"] is None else None
+        if parent is not None and not await _may_reply(conn, parent, author["id"]):
+            return Stored(None, refused=UNREADABLE_PARENT)
         named = await store.accounts_by_links(conn, note.mentions)
         addressed = [
             a
@@ -130,7 +142,7 @@ async def store_fetched_note(fed: Federation, doc: dict[str, Any]) -> asyncpg.Re
     with pipeline.screened(verdict.activity):
         stored = await store_note(fed, note, author, only_if_relevant=False)
     if stored.status is None or stored.status["deleted_at"] is not None:
-        raise FetchError(f"{note.uri} could not be stored: {stored.skipped}")
+        raise FetchError(f"{note.uri} could not be stored: {stored.skipped or stored.refused}")
     return stored.status
 
 
@@ -200,6 +212,12 @@ async def delete_account_content(fed: Federation, account: asyncpg.Record) -> in
             await follow_store.delete_follow_request(conn, follower_id, followed_id)
             await home_feed.remove_author(conn, follower_id, followed_id)
     return len(status_ids)
+
+
+async def _may_reply(conn: asyncpg.Connection, parent: asyncpg.Record, author_id: int) -> bool:
+    if not parent["local"]:
+        return True
+    return await status_store.get_actionable_status(conn, parent["id"], author_id) is not None
 
 
 def _columns(

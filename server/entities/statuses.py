@@ -3,6 +3,10 @@
 Timelines render twenty or forty statuses at a time; everything a status entity needs (authors,
 boosted originals, mentions, tags, applications, the viewer's own interactions) is loaded with one
 query per kind for the whole batch, never per status.
+
+The rows given are statuses the viewer may read; a boost among them is rendered only when the
+viewer may read its original too (`storage.visibility.readable_by`), and is left out otherwise,
+so that no path can embed a local-only, followers-only or direct post in a boost.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from federation.urls import LocalUrls
 from server.entities.accounts import acct, render_account
 from server.entities.common import iso
 from server.entities.media import render_attachment
+from server.errors import not_found
 from storage import accounts as account_store
 from storage import statuses as status_store
 
@@ -31,15 +36,19 @@ async def render_statuses(
     *,
     source: bool = False,
 ) -> list[dict[str, Any]]:
-    """Render `rows` in order, each with its boosted original embedded as `reblog`.
+    """Render `rows` in order, each with its boosted original embedded as `reblog`; a boost of
+    an original the viewer may not read is left out.
 
     With `source`, each top-level status also carries the `text` its author typed (Mastodon sends
     it when a status is deleted, so that a client can redraft it).
     """
+    reblog_ids = [r["reblog_of_id"] for r in rows if r["reblog_of_id"] is not None]
+    originals = (
+        await status_store.get_readable_statuses(db, reblog_ids, viewer_id) if reblog_ids else {}
+    )
+    rows = [r for r in rows if r["reblog_of_id"] is None or r["reblog_of_id"] in originals]
     if not rows:
         return []
-    reblog_ids = [r["reblog_of_id"] for r in rows if r["reblog_of_id"] is not None]
-    originals = await status_store.get_statuses(db, reblog_ids) if reblog_ids else {}
     everything = [*rows, *originals.values()]
     status_ids = [s["id"] for s in everything]
 
@@ -111,9 +120,8 @@ async def render_statuses(
         entity = one(row)
         if source:
             entity["text"] = row["text"]
-        original = originals.get(row["reblog_of_id"]) if row["reblog_of_id"] else None
-        if original is not None:
-            entity["reblog"] = one(original)
+        if row["reblog_of_id"] is not None:
+            entity["reblog"] = one(originals[row["reblog_of_id"]])
             if interactions is not None:
                 entity["reblogged"] = entity["reblog"]["reblogged"]
                 entity["favourited"] = entity["reblog"]["favourited"]
@@ -129,7 +137,11 @@ async def render_status(
     *,
     source: bool = False,
 ) -> dict[str, Any]:
-    return (await render_statuses(db, [row], urls, viewer_id, source=source))[0]
+    """Render one status; a boost of an original the viewer may not read is not found (404)."""
+    rendered = await render_statuses(db, [row], urls, viewer_id, source=source)
+    if not rendered:
+        raise not_found()
+    return rendered[0]
 
 
 def _id_or_none(value: int | None) -> str | None:

@@ -31,6 +31,8 @@ async def on_create(fed: Federation, activity: Activity) -> str:
         return refused("the post's id is not on the actor's server")
     author = await remote_accounts.resolve_actor(fed, activity.actor_uri)
     stored = await remote_statuses.store_note(fed, note, author)
+    if stored.refused is not None:
+        return refused(stored.refused)
     return OK if stored.created else ignored(stored.skipped or "already stored")
 
 
