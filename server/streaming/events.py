@@ -158,6 +158,8 @@ class Dispatcher:
         rendered = _Rendered(self)
         for sub in subs:
             status = await rendered.entity(row, sub.viewer_id)
+            if status is None:
+                continue
             others = [
                 render_account(accounts[a], self.urls)
                 for a in participants
@@ -196,21 +198,25 @@ class _Rendered:
     """One status rendered once per viewer, and once per viewer and filter context."""
 
     dispatcher: Dispatcher
-    entities: dict[int, dict[str, Any]] = field(default_factory=dict)
+    entities: dict[int, dict[str, Any] | None] = field(default_factory=dict)
     payloads: dict[tuple[int, str | None], str | None] = field(default_factory=dict)
 
-    async def entity(self, row: asyncpg.Record, viewer_id: int) -> dict[str, Any]:
+    async def entity(self, row: asyncpg.Record, viewer_id: int) -> dict[str, Any] | None:
+        """The status as the viewer sees it; None when `render_statuses` leaves it out (a boost
+        of an original the viewer may not read), a second guard behind `viewers_shown`."""
         if viewer_id not in self.entities:
             d = self.dispatcher
-            self.entities[viewer_id] = (await render_statuses(d.pool, [row], d.urls, viewer_id))[0]
+            rendered = await render_statuses(d.pool, [row], d.urls, viewer_id)
+            self.entities[viewer_id] = rendered[0] if rendered else None
         return self.entities[viewer_id]
 
     async def status(self, row: asyncpg.Record, viewer_id: int, context: str | None) -> str | None:
-        """The JSON payload for the viewer, or None when one of their filters hides it."""
+        """The JSON payload for the viewer, or None when it is left out or one of their filters
+        hides it."""
         key = (viewer_id, context)
         if key not in self.payloads:
             entity = copy.deepcopy(await self.entity(row, viewer_id))
-            if context is not None:
+            if entity is not None and context is not None:
                 matcher = await filtering.load_matcher(self.dispatcher.pool, viewer_id, context)
                 entity = filtering.filter_status(entity, matcher)
             self.payloads[key] = orjson.dumps(entity).decode() if entity is not None else None
