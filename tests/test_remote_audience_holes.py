@@ -24,6 +24,7 @@ from federation.services import remote_accounts
 from storage import follows as follow_store
 from tests.federation_harness import Instance
 from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
+from tests.test_authorized_fetch import fetch
 
 SECRET = "the secret harbour plan"
 QUOTE_KEYS = ("quoteUrl", "_misskey_quote", "quoteUri")
@@ -315,3 +316,93 @@ async def test_a_quote_is_stored_as_a_plain_post_that_attaches_nothing(kith, pee
     assert await notifications(s) == 0
     own = await get(s, f"/api/v1/statuses/{s.status['id']}", s.alice)
     assert (own["reblogs_count"], own["favourites_count"], own["replies_count"]) == (0, 0, 0)
+
+
+# -- Defence in depth: a boost row that should never exist is never shown -------------------------
+
+
+async def insert_status(
+    s: Scene, account_id: int, uri: str, *, reblog_of: int | None = None, local: bool = False
+) -> int:
+    """A public status written straight to the table (no service would write these boosts),
+    in carl's home feed."""
+    status_id = await s.kith.pool.fetchval(
+        """
+        INSERT INTO statuses (uri, url, account_id, local, visibility, content, reblog_of_id)
+        VALUES ($1, $1, $2, $3, 'public', '<p>plain</p>', $4) RETURNING id
+        """,
+        uri,
+        account_id,
+        local,
+        reblog_of,
+    )
+    await s.kith.pool.execute(
+        "INSERT INTO home_feed (account_id, status_id, author_account_id) VALUES ($1, $2, $3)",
+        s.carl.account_id,
+        status_id,
+        account_id,
+    )
+    return status_id
+
+
+def ids(entities: list[dict[str, Any]]) -> list[str]:
+    return [entity["id"] for entity in entities]
+
+
+@pytest.mark.parametrize("audience", list(AUDIENCES))
+async def test_a_boost_of_an_original_the_viewer_may_not_read_is_left_out(kith, peer, audience):
+    s = await scene(kith, peer, AUDIENCES[audience])
+    plain = str(await insert_status(s, s.ana_id, f"{s.peer.base_url}/plain"))
+    boost = str(
+        await insert_status(s, s.ana_id, f"{s.peer.base_url}/boost", reblog_of=int(s.status["id"]))
+    )
+    listing = f"/api/v1/accounts/{s.ana_id}/statuses"
+    readers: list[Local | None] = [None]
+    if audience != "local-only":  # carl, a member, may read a local-only post himself
+        readers.append(s.carl)
+        assert ids(await get(s, "/api/v1/timelines/home", s.carl)) == [plain]
+    for reader in readers:
+        assert ids(await get(s, listing, reader)) == [plain]
+        await get(s, f"/api/v1/statuses/{boost}", reader, expect=404)
+    # Whoever may read the original sees the boost (so the checks above can fail).
+    assert ids(await get(s, listing, s.alice)) == [boost, plain]
+    shown = await get(s, f"/api/v1/statuses/{boost}", s.alice)
+    assert shown["reblog"]["id"] == s.status["id"]
+
+
+async def test_a_members_boost_of_a_local_only_post_is_never_served_over_activitypub(kith, peer):
+    """Even a boost row wrongly marked as federating (services mark it local-only)."""
+    s = await scene(kith, peer, AUDIENCES["local-only"])
+    dave = await make_local(kith, "dave")
+    uri = f"{dave.uri}/statuses/1/activity"
+    boost = await insert_status(s, dave.account_id, uri, reblog_of=int(s.status["id"]), local=True)
+    for path in (f"/users/dave/statuses/{boost}/activity", "/users/dave/outbox?page=true"):
+        for signed_by in (None, s.peer):
+            code, _, body = await fetch(kith, f"{kith.base_url}{path}", peer=signed_by)
+            assert code == 404 or body["orderedItems"] == [], (path, signed_by)
+            assert SECRET not in str(body)
+    await get(s, f"/api/v1/statuses/{boost}", expect=404)
+
+
+async def test_a_member_may_boost_a_local_only_post_and_the_boost_stays_local(kith, peer):
+    s = await scene(kith, peer, AUDIENCES["local-only"])
+    dave = await make_local(kith, "dave")
+    await follow(kith, s.ana_id, dave.account_id)  # a remote follower the boost must not reach
+    await kith.pool.execute("DELETE FROM deliveries; DELETE FROM outgoing_activities")
+    async with kith.client.post(
+        f"/api/v1/statuses/{s.status['id']}/reblog", headers=dave.headers
+    ) as response:
+        assert response.status == 200, await response.text()
+        boost = await response.json()
+    assert boost["local_only"] is True and boost["reblog"]["id"] == s.status["id"]
+    assert await kith.pool.fetchval("SELECT count(*) FROM outgoing_activities") == 0
+    [notification] = await get(s, "/api/v1/notifications", s.alice)
+    assert notification["type"] == "reblog"
+    assert ids(await get(s, f"/api/v1/accounts/{dave.account_id}/statuses", s.carl)) == [
+        boost["id"]
+    ]
+    assert await get(s, f"/api/v1/accounts/{dave.account_id}/statuses") == []
+    await get(s, f"/api/v1/statuses/{boost['id']}", expect=404)
+    for signed_by in (None, s.peer):
+        activity = f"{kith.base_url}/users/dave/statuses/{boost['id']}/activity"
+        assert (await fetch(kith, activity, peer=signed_by))[0] == 404
