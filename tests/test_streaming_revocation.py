@@ -349,3 +349,34 @@ async def test_a_block_or_mute_made_while_streaming_stops_the_authors_posts(
         home.close()
         public.close()
         await ws.close()
+
+
+async def test_a_boost_of_a_post_the_viewer_may_not_read_never_arrives(client, make_member):
+    """carol's boost of bob's followers-only post reaches alice's home feed (written directly:
+    the API refuses such a boost, a remote server's Announce need not); alice follows carol,
+    not bob, so neither the boost nor the post may be streamed to her. Two guards stand in the
+    way: `viewers_shown` checks the original, and `render_statuses` leaves such a boost out."""
+    alice, bob, carol = [await make_member(n) for n in ("alice", "bob", "carol")]
+    await follow(client, alice, carol)
+    home = await open_sse(client, "/api/v1/streaming/user", alice.token)
+    try:
+        private = await say(client, bob, "followers only", visibility="private")
+        pool = client.server.app[POOL]
+        async with pool.acquire() as conn, conn.transaction():
+            boost = await conn.fetchval(
+                "INSERT INTO statuses (uri, account_id, local, visibility, reblog_of_id)"
+                " VALUES ('https://kith.test/s/boost', $1, true, 'public', $2) RETURNING id",
+                carol.account_id,
+                int(private["id"]),
+            )
+            await conn.execute(
+                "INSERT INTO home_feed (account_id, status_id, author_account_id)"
+                " SELECT a, $1, $2 FROM unnest($3::bigint[]) a",
+                boost,
+                carol.account_id,
+                [carol.account_id, alice.account_id],
+            )
+        sentinel = await say(client, carol, "carol's own post")
+        await expect_update(home, sentinel["id"])
+    finally:
+        home.close()
