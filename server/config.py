@@ -35,6 +35,9 @@ class Config:
     data_dir: Path = Path("data")
     insecure_http: bool = False
     allow_private_addresses: bool = False
+    # Behind one reverse proxy that appends the client's address to X-Forwarded-For: rate
+    # limits then count that address instead of the proxy's.
+    trust_proxy: bool = False
 
     @property
     def scheme(self) -> str:
@@ -118,4 +121,5 @@ def load_config(
         allow_private_addresses=_flag(
             "KITH_ALLOW_PRIVATE_ADDRESSES", values.get("KITH_ALLOW_PRIVATE_ADDRESSES", "0")
         ),
+        trust_proxy=_flag("KITH_TRUST_PROXY", values.get("KITH_TRUST_PROXY", "0")),
     )

@@ -36,6 +36,7 @@ from server.errors import ApiError, not_found
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, parse_id, path_id, read_params
+from server.rate_limits import SIGN_UP_PER_IP, RateLimited, client_address, spend, too_many_requests
 from server.state import FEDERATION, POOL, URLS
 from storage import accounts as account_store
 from storage import follows as follow_store
@@ -415,11 +416,17 @@ async def register(request: web.Request) -> web.Response:
     In `approval` mode the account waits for a moderator, and its token is refused until then;
     a `reason` is required. In `invite` mode an `invite_code` is required. A valid invite code
     skips approval (as in Mastodon); an unusable one fails the sign-up.
+
+    Every attempt counts against the client's address (`SIGN_UP_PER_IP`), failed ones too.
     """
     pool, auth = request.app[POOL], current(request)
     mode = await registrations_mode(pool)
     if mode == "closed":
         raise ApiError(403, "This action is not allowed")
+    try:
+        await spend(pool, SIGN_UP_PER_IP, client_address(request))
+    except RateLimited as exc:
+        return too_many_requests(exc)
     params = await read_params(request)
     errors = await _registration_errors(pool, params)
     invite_code = params.str("invite_code", max_length=INVITE_CODE_MAX) or None

@@ -12,6 +12,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from server.auth import hash_secret
 from server.errors import ApiError
 from server.json import json_response
 from server.params import Params, read_params
+from server.rate_limits import RateLimited, spend_sign_in, take_back, too_many_requests
 from server.scopes import ALL_SCOPES, covers, parse_scopes
 from server.state import CONFIG, POOL
 from storage import accounts as account_store
@@ -137,6 +139,19 @@ async def _check_login(pool: asyncpg.Pool, login: str, password: str) -> asyncpg
     password_hash = user["password_hash"] if user is not None else _decoy_hash()
     matches = await asyncio.to_thread(verify_password, password_hash, password)
     return user if matches and user is not None else None
+
+
+async def _sign_in(request: web.Request, login: str, password: str) -> asyncpg.Record | None:
+    """`_check_login` behind the sign-in rate limits (`server/rate_limits.py`).
+
+    Raises RateLimited before the password is hashed; a right password takes its hits back.
+    """
+    pool = request.app[POOL]
+    hits = await spend_sign_in(request, login)
+    user = await _check_login(pool, login, password)
+    if user is not None:
+        await take_back(pool, hits)
+    return user
 
 
 def _refusal(user: asyncpg.Record) -> str | None:
@@ -277,6 +292,20 @@ def _sign_in_page(
     return response
 
 
+def _too_many_sign_ins(
+    request: web.Request, authorization: Authorization, login: str, retry_after: int
+) -> web.Response:
+    """The sign-in form again, saying when to try again (429 with Retry-After)."""
+    minutes = math.ceil(retry_after / 60)
+    error = (
+        "Too many sign-in attempts. Please try again in "
+        f"{minutes} minute{'s' if minutes > 1 else ''}."
+    )
+    response = _sign_in_page(request, authorization, error=error, login=login, status=429)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _csrf_ok(request: web.Request, params: Params) -> bool:
     cookie = request.cookies.get(CSRF_COOKIE)
     sent = params.str("csrf_token")
@@ -340,8 +369,10 @@ async def authorize(request: web.Request) -> web.Response:
             },
         )
 
-    pool = request.app[POOL]
-    user = await _check_login(pool, login, params.str("password", ""))
+    try:
+        user = await _sign_in(request, login, params.str("password", ""))
+    except RateLimited as exc:
+        return _too_many_sign_ins(request, authorization, login, exc.retry_after)
     if user is None:
         error = "Invalid e-mail address, username or password."
         return _sign_in_page(request, authorization, error=error, login=login, status=401)
@@ -351,7 +382,7 @@ async def authorize(request: web.Request) -> web.Response:
 
     code = secrets.token_urlsafe(32)
     await oauth_store.create_authorization_code(
-        pool,
+        request.app[POOL],
         code_hash=hash_secret(code),
         application_id=authorization.app["id"],
         user_id=user["id"],
@@ -400,9 +431,12 @@ async def _code_grant(
 
 
 async def _password_grant(
-    pool: asyncpg.Pool, app: asyncpg.Record, params: Params
+    request: web.Request, app: asyncpg.Record, params: Params
 ) -> tuple[int, list[str]]:
-    """(user id, scopes) for a right login (e-mail or username) and password."""
+    """(user id, scopes) for a right login (e-mail or username) and password.
+
+    Raises RateLimited when the sign-in limits are used up.
+    """
     login = params.str("username")
     password = params.str("password")
     if not login:
@@ -412,7 +446,7 @@ async def _password_grant(
     scopes = _requested_scopes(params.raw("scope"), app)
     if scopes is None:
         raise oauth_error(400, "invalid_scope", INVALID_SCOPE)
-    user = await _check_login(pool, login, password)
+    user = await _sign_in(request, login, password)
     if user is None:
         raise oauth_error(400, "invalid_grant", INVALID_GRANT)
     refusal = _refusal(user)
@@ -441,7 +475,10 @@ async def token(request: web.Request) -> web.Response:
     if grant_type == "authorization_code":
         user_id, scopes = await _code_grant(pool, app, params)
     elif grant_type == "password":
-        user_id, scopes = await _password_grant(pool, app, params)
+        try:
+            user_id, scopes = await _password_grant(request, app, params)
+        except RateLimited as exc:
+            return too_many_requests(exc)
     else:
         user_id = None
         scopes = _requested_scopes(params.raw("scope"), app)

@@ -11,6 +11,7 @@ from server.entities.reports import render_report
 from server.errors import not_found
 from server.json import json_response
 from server.params import parse_id, read_params
+from server.rate_limits import REPORTS_PER_ACCOUNT, RateLimited, spend, too_many_requests
 from server.state import POOL, URLS
 from storage import accounts as account_store
 
@@ -25,6 +26,12 @@ def _ids(values: list[object]) -> list[int]:
 @routes.post("/api/v1/reports")
 @authenticated("write:reports")
 async def create(request: web.Request) -> web.Response:
+    """File a report; every attempt counts against the reporter (`REPORTS_PER_ACCOUNT`)."""
+    reporter_id = current(request).account_id
+    try:
+        await spend(request.app[POOL], REPORTS_PER_ACCOUNT, str(reporter_id))
+    except RateLimited as exc:
+        return too_many_requests(exc)
     params = await read_params(request)
     target_id = params.id("account_id")
     if target_id is None:
@@ -33,7 +40,7 @@ async def create(request: web.Request) -> web.Response:
     report = await reports.file_report(
         pool,
         request.app[URLS],
-        reporter_id=current(request).account_id,
+        reporter_id=reporter_id,
         target_id=target_id,
         status_ids=_ids(params.list("status_ids")),
         comment=params.str("comment", "", max_length=reports.MAX_COMMENT),
