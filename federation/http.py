@@ -24,9 +24,44 @@ class PrivateAddressError(OSError):
     """The host resolved only to addresses this instance may not contact."""
 
 
+# IPv6 forms that carry an IPv4 address in their low 32 bits: a packet sent to them reaches that
+# IPv4 address (through a NAT64 gateway, or a host that accepts IPv4-compatible or -translated
+# addresses), so they are exactly as public as the address they carry.
+_LOW_32_BITS_FORMS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64, RFC 6052
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated)
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated, RFC 2765
+)
+# Local-use NAT64 (RFC 8215): an operator's own translator, never a public destination.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: IPv4-mapped, 6to4 (2002::/16), Teredo
+    (2001::/32: its server and its client), NAT64, IPv4-compatible and -translated forms."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    if any(ip in network for network in _LOW_32_BITS_FORMS):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
 def is_public_address(address: str) -> bool:
+    """Whether `address` is a public unicast address, judging an IPv6 form of an IPv4 address by
+    the IPv4 address it carries (`::ffff:127.0.0.1`, `64:ff9b::7f00:1` and `2002:7f00:1::` are
+    loopback in disguise; Python's `is_global` says otherwise for some of them)."""
     ip = ipaddress.ip_address(address)
-    return ip.is_global and not ip.is_multicast
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv4Address):
+        return True
+    if ip in _LOCAL_NAT64:
+        return False
+    return all(is_public_address(str(inner)) for inner in embedded_ipv4(ip))
 
 
 class GuardedResolver(AbstractResolver):
