@@ -81,3 +81,16 @@ async def forget_notifications_from(db: Executor, account_id: int, domain: str) 
         account_id,
         domain,
     )
+
+
+async def blocks_domain_of(db: Executor, account_id: int, other_id: int) -> bool:
+    """True when `account_id` blocks the domain of account `other_id` (never for a local one)."""
+    return await db.fetchval(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM account_domain_blocks adb JOIN accounts o ON o.id = $2
+            WHERE adb.account_id = $1 AND adb.domain = lower(o.domain))
+        """,
+        account_id,
+        other_id,
+    )

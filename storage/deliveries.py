@@ -18,6 +18,19 @@ _PREFERRED_INBOX = "coalesce(a.shared_inbox_url, a.inbox_url)"
 _REACHABLE = f"a.domain IS NOT NULL AND a.suspended_at IS NULL AND {_PREFERRED_INBOX} IS NOT NULL"
 
 
+def _not_blocked_by(sender: str) -> str:
+    """SQL true when remote account `a` is not on a domain that account `sender` (a column or a
+    placeholder) blocks for itself: nothing of a member's reaches a domain they blocked, whatever
+    the follow and mention rows say (a follow that slipped in, a mention made anyway).
+
+    Only the audiences of what a member publishes use it; a Reject or an Undo of a follow must
+    still reach the blocked domain, so single-account answers are unfiltered by default.
+    """
+    return f"""NOT EXISTS (
+        SELECT 1 FROM account_domain_blocks adb
+        WHERE adb.account_id = {sender} AND adb.domain = lower(a.domain))"""
+
+
 async def insert_activity(
     db: Executor, *, uri: str, actor_id: int, body: bytes, digest: str
 ) -> int:
@@ -140,12 +153,12 @@ async def record_failure(
 
 
 async def follower_inboxes(db: Executor, account_id: int) -> list[str]:
-    """The distinct inboxes of the account's remote followers."""
+    """The distinct inboxes of the account's remote followers, but those on domains it blocks."""
     rows = await db.fetch(
         f"""
         SELECT DISTINCT {_PREFERRED_INBOX} AS inbox
         FROM follows f JOIN accounts a ON a.id = f.account_id
-        WHERE f.target_account_id = $1 AND {_REACHABLE}
+        WHERE f.target_account_id = $1 AND {_REACHABLE} AND {_not_blocked_by("$1")}
         """,
         account_id,
     )
@@ -153,26 +166,33 @@ async def follower_inboxes(db: Executor, account_id: int) -> list[str]:
 
 
 async def mentioned_inboxes(db: Executor, status_id: int) -> list[str]:
-    """The distinct inboxes of the remote accounts a status mentions."""
+    """The distinct inboxes of the remote accounts a status mentions, but those on domains its
+    author blocks."""
     rows = await db.fetch(
         f"""
         SELECT DISTINCT {_PREFERRED_INBOX} AS inbox
-        FROM mentions m JOIN accounts a ON a.id = m.account_id
-        WHERE m.status_id = $1 AND {_REACHABLE}
+        FROM mentions m JOIN statuses s ON s.id = m.status_id
+        JOIN accounts a ON a.id = m.account_id
+        WHERE m.status_id = $1 AND {_REACHABLE} AND {_not_blocked_by("s.account_id")}
         """,
         status_id,
     )
     return [row["inbox"] for row in rows]
 
 
-async def account_inboxes(db: Executor, account_ids: list[int]) -> list[str]:
-    """The distinct inboxes of those of the accounts that are remote."""
+async def account_inboxes(
+    db: Executor, account_ids: list[int], *, unless_blocked_by: int | None = None
+) -> list[str]:
+    """The distinct inboxes of those of the accounts that are remote; with `unless_blocked_by`,
+    not those on domains that account blocks (what it publishes, such as a boost)."""
     rows = await db.fetch(
         f"""
         SELECT DISTINCT {_PREFERRED_INBOX} AS inbox
         FROM accounts a WHERE a.id = ANY($1::bigint[]) AND {_REACHABLE}
+          AND ($2::bigint IS NULL OR {_not_blocked_by("$2")})
         """,
         account_ids,
+        unless_blocked_by,
     )
     return [row["inbox"] for row in rows]
 

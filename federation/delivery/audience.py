@@ -22,6 +22,7 @@ async def for_status(conn: asyncpg.Connection, status: Row) -> list[str]:
 
     Public, unlisted and followers-only statuses reach the author's remote followers and the
     remote accounts they mention; direct ones only those mentioned; local-only ones nobody.
+    Never a domain the author blocks (`storage.deliveries`).
     """
     if status["local_only"]:
         return []
@@ -32,12 +33,14 @@ async def for_status(conn: asyncpg.Connection, status: Row) -> list[str]:
 
 
 async def for_boost(conn: asyncpg.Connection, boost: Row, original: Row) -> list[str]:
-    """An Announce (or its Undo): the booster's remote followers and the original's author."""
+    """An Announce (or its Undo): the booster's remote followers and the original's author
+    (unless the booster blocks the author's domain)."""
     if boost["local_only"] or original["local_only"]:
         return []
+    booster_id = boost["account_id"]
     return _merge(
-        await store.follower_inboxes(conn, boost["account_id"]),
-        await store.account_inboxes(conn, [original["account_id"]]),
+        await store.follower_inboxes(conn, booster_id),
+        await store.account_inboxes(conn, [original["account_id"]], unless_blocked_by=booster_id),
     )
 
 

@@ -17,6 +17,7 @@ import asyncpg
 
 from federation import outbox
 from federation.services.errors import forbidden, not_found
+from storage import account_domain_blocks as domain_block_store
 from storage import accounts as account_store
 from storage import follows as follow_store
 from storage import home_feed, notifications
@@ -24,6 +25,7 @@ from storage import home_feed, notifications
 FollowState = Literal["following", "requested"]
 
 SELF_FOLLOW = "Following your own account is not allowed"
+REFUSED = "The account does not accept follows from this account or its domain"
 
 
 async def follow(
@@ -41,8 +43,13 @@ async def follow(
     Options left as None keep their current value (defaults for a new follow: boosts shown,
     no notifications, all languages; an empty `languages` means all). A locked or remote target,
     or a silenced follower, gets a follow request instead (a remote target accepts over
-    ActivityPub). Raises `ServiceError`: 403 for oneself, a block either way or a moved target;
-    404 for a missing or suspended account.
+    ActivityPub). Raises `ServiceError`: 403 for oneself, a block either way, a domain block
+    either way (a member's own, as Mastodon refuses it) or a moved target; 404 for a missing or
+    suspended account.
+
+    A remote follower that the local target blocks, or whose domain it blocks, is answered with
+    a Reject (as Mastodon does), committed before the 403 is raised; any follow or request it
+    still had is dropped, so nothing of the target's reaches it.
     """
     if follower_id == target_id:
         raise forbidden(SELF_FOLLOW)
@@ -51,64 +58,111 @@ async def follow(
         follower, target = found.get(follower_id), found.get(target_id)
         if follower is None or target is None or target["suspended_at"] is not None:
             raise not_found()
-        if (
-            target["moved_to_account_id"] is not None
-            or await follow_store.is_blocking(conn, target_id, follower_id)
-            or await follow_store.is_blocking(conn, follower_id, target_id)
-        ):
-            raise forbidden()
-
-        existing = await follow_store.get_follow(conn, follower_id, target_id)
-        if existing is not None:
-            await follow_store.set_follow_options(
+        rejected = await _reject_refused_remote(conn, follower, target, uri)
+        if not rejected:
+            return await _follow(
                 conn,
-                existing["id"],
-                show_reblogs=existing["show_reblogs"] if reblogs is None else reblogs,
-                notify=existing["notify"] if notify is None else notify,
-                languages=existing["languages"] if languages is None else (languages or None),
-            )
-            # A remote follower asking again has lost our Accept: send another.
-            await outbox.follow_accepted(conn, follower_id, target_id, uri or existing["uri"])
-            return "following"
-        pending = await follow_store.get_follow_request(conn, follower_id, target_id)
-        if pending is not None:
-            await follow_store.set_follow_request_options(
-                conn,
-                pending["id"],
-                show_reblogs=pending["show_reblogs"] if reblogs is None else reblogs,
-                notify=pending["notify"] if notify is None else notify,
-            )
-            return "requested"
-
-        show_reblogs = True if reblogs is None else reblogs
-        notify_posts = bool(notify)
-        if target["locked"] or target["domain"] is not None or follower["silenced_at"]:
-            if target["domain"] is not None and follower["domain"] is None:
-                uri = uri or outbox.new_follow_uri(follower["uri"])
-            created = await follow_store.insert_follow_request(
-                conn,
-                follower_id,
-                target_id,
-                show_reblogs=show_reblogs,
-                notify=notify_posts,
+                follower,
+                target,
+                reblogs=reblogs,
+                notify=notify,
+                languages=languages,
                 uri=uri,
             )
-            if created is not None:
-                await notifications.notify(
-                    conn, account_id=target_id, from_account_id=follower_id, type="follow_request"
-                )
-                await outbox.follow_requested(conn, follower_id, target_id, created["uri"])
-            return "requested"
-        await _establish(
+    raise forbidden(REFUSED)
+
+
+async def _reject_refused_remote(
+    conn: asyncpg.Connection, follower: asyncpg.Record, target: asyncpg.Record, uri: str | None
+) -> bool:
+    """When a remote follower is one the local target refuses (it blocks the follower or its
+    domain), drop what it had and queue a Reject of its Follow; returns whether it did."""
+    if follower["domain"] is None or target["domain"] is not None:
+        return False
+    if not (
+        await follow_store.is_blocking(conn, target["id"], follower["id"])
+        or await domain_block_store.blocks_domain_of(conn, target["id"], follower["id"])
+    ):
+        return False
+    removed = await follow_store.delete_follow(conn, follower["id"], target["id"])
+    withdrawn = await follow_store.delete_follow_request(conn, follower["id"], target["id"])
+    known = removed or withdrawn
+    await outbox.follow_rejected(
+        conn, follower["id"], target["id"], uri or (known["uri"] if known else None)
+    )
+    return True
+
+
+async def _follow(
+    conn: asyncpg.Connection,
+    follower: asyncpg.Record,
+    target: asyncpg.Record,
+    *,
+    reblogs: bool | None,
+    notify: bool | None,
+    languages: list[str] | None,
+    uri: str | None,
+) -> FollowState:
+    follower_id, target_id = follower["id"], target["id"]
+    if (
+        target["moved_to_account_id"] is not None
+        or await follow_store.is_blocking(conn, target_id, follower_id)
+        or await follow_store.is_blocking(conn, follower_id, target_id)
+        or await domain_block_store.blocks_domain_of(conn, follower_id, target_id)
+    ):
+        raise forbidden()
+
+    existing = await follow_store.get_follow(conn, follower_id, target_id)
+    if existing is not None:
+        await follow_store.set_follow_options(
             conn,
-            follower,
+            existing["id"],
+            show_reblogs=existing["show_reblogs"] if reblogs is None else reblogs,
+            notify=existing["notify"] if notify is None else notify,
+            languages=existing["languages"] if languages is None else (languages or None),
+        )
+        # A remote follower asking again has lost our Accept: send another.
+        await outbox.follow_accepted(conn, follower_id, target_id, uri or existing["uri"])
+        return "following"
+    pending = await follow_store.get_follow_request(conn, follower_id, target_id)
+    if pending is not None:
+        await follow_store.set_follow_request_options(
+            conn,
+            pending["id"],
+            show_reblogs=pending["show_reblogs"] if reblogs is None else reblogs,
+            notify=pending["notify"] if notify is None else notify,
+        )
+        return "requested"
+
+    show_reblogs = True if reblogs is None else reblogs
+    notify_posts = bool(notify)
+    if target["locked"] or target["domain"] is not None or follower["silenced_at"]:
+        if target["domain"] is not None and follower["domain"] is None:
+            uri = uri or outbox.new_follow_uri(follower["uri"])
+        created = await follow_store.insert_follow_request(
+            conn,
+            follower_id,
             target_id,
             show_reblogs=show_reblogs,
             notify=notify_posts,
-            languages=languages or None,
             uri=uri,
         )
-        return "following"
+        if created is not None:
+            await notifications.notify(
+                conn, account_id=target_id, from_account_id=follower_id, type="follow_request"
+            )
+            await outbox.follow_requested(conn, follower_id, target_id, created["uri"])
+        return "requested"
+    await _establish(
+        conn,
+        follower,
+        target_id,
+        show_reblogs=show_reblogs,
+        notify=notify_posts,
+        languages=languages or None,
+        uri=uri,
+    )
+    return "following"
 
 
 async def unfollow(pool: asyncpg.Pool, follower_id: int, target_id: int) -> None:
