@@ -8,18 +8,27 @@ never touch the raw request.
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
 
+from federation.excerpt import excerpt
 from server.errors import ApiError
 from server.json import MAX_BODY_BYTES
 
 _TRUE = {"1", "true", "on", "yes", "t"}
 _FALSE = {"0", "false", "off", "no", "f", ""}
 _NESTED_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
+# Every integer a handler gets fits an SQL bigint.
+MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
+# The longest duration (`expires_in`, `duration`) a client may ask for: a hundred years. Anything
+# longer is "forever" in practice, and now + a duration must still be a datetime (year 9999).
+MAX_DURATION = timedelta(days=36525)
 
 
 def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
@@ -35,7 +44,7 @@ def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
         nxt = None if last else parts[index + 1]
         if part == "":
             # `name[]` appends to a list held by the parent.
-            raise ApiError(400, f"Malformed parameter name {key!r}")
+            raise ApiError(400, f"Malformed parameter name {excerpt(key)}")
         if last:
             if isinstance(node, dict):
                 if nxt is None and key.endswith("[]"):
@@ -100,18 +109,46 @@ class Params:
         raise ApiError(422, f"Validation failed: {name} must be a boolean")
 
     def int(self, name: str, default: int | None = None, *, minimum=None, maximum=None):
+        """A whole number, clamped to `minimum`/`maximum` when given (as Mastodon does with
+        `limit`); one that is still beyond an SQL bigint is refused (422), never passed on."""
         value = self.data.get(name)
         if value is None or value == "":
             return default
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise ApiError(422, f"Validation failed: {name} must be an integer") from None
+        number = _integer(name, value)
         if minimum is not None:
             number = max(number, minimum)
         if maximum is not None:
             number = min(number, maximum)
+        if not MIN_BIGINT <= number <= MAX_BIGINT:
+            raise ApiError(422, f"Validation failed: {name} is out of range")
         return number
+
+    def duration(self, name: str) -> timedelta | None:
+        """A number of seconds (`expires_in`) as a timedelta; None when absent, empty or 0.
+
+        Refused (422) when negative or longer than `MAX_DURATION`."""
+        seconds = self.int(name)
+        if not seconds:
+            return None
+        if not 0 < seconds <= MAX_DURATION.total_seconds():
+            limit = int(MAX_DURATION.total_seconds())
+            raise ApiError(422, f"Validation failed: {name} must be between 0 and {limit} seconds")
+        return timedelta(seconds=seconds)
+
+    def url(self, name: str, *, max_length: int) -> str | None:
+        """An absolute http(s) URL; None when absent or empty. Refused (422) when it is not
+        one, including what `urlsplit` cannot parse (`http://[`)."""
+        value = self.str(name, max_length=max_length)
+        if not value:
+            return None
+        try:
+            parts = urlsplit(value)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ApiError(422, f"Validation failed: {name} is not an http(s) URL")
+        return value
 
     def id(self, name: str) -> int | None:
         """An ID parameter; anything that is not a snowflake matches nothing (None)."""
@@ -139,6 +176,20 @@ class Params:
         if not isinstance(value, dict):
             raise ApiError(422, f"Validation failed: {name} must be an object")
         return value
+
+
+def _integer(name: str, value: Any) -> int:
+    """`value` as an int: a JSON number without a fraction, or decimal digits in a string."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool | int):
+        return int(value)
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise ApiError(422, f"Validation failed: {name} must be an integer")
 
 
 def parse_id(value: Any) -> int | None:
@@ -203,6 +254,6 @@ async def read_params(request: web.Request) -> Params:
                 else:
                     data[key] = value  # an uploaded file
         elif ctype not in ("", "application/octet-stream", "text/plain"):
-            raise ApiError(415, f"Unsupported content type {ctype}")
+            raise ApiError(415, f"Unsupported content type {excerpt(ctype)}")
     _reject_nul(data)
     return Params(data)

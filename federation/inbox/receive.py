@@ -1,13 +1,15 @@
 """What an inbox does before answering: the order Fedify follows.
 
-1. refuse bodies over `MAX_BODY_BYTES` (413), then anything that is not a JSON object (400);
+1. refuse bodies over `MAX_BODY_BYTES` (413), then anything that is not a JSON object or is
+   nested deeper than any activity (400);
    then pass the federation gate (`federation.gate`) with the actor's host and the signing key's
    host, before any key is fetched: a suspended domain, or one the allowlist does not cover, is
    refused with 403 and nothing of it is stored or fetched. 403 rather than Mastodon-style
    silent 202: the sender learns it is refused, and a 4xx other than 429 is a permanent failure
    for Mastodon, Fedify and Kith's own delivery, so it causes no retries;
 2. verify the HTTP signature (401, or 400 when it is malformed);
-3. validate the envelope against `schemas/activitypub/activity.json` (400);
+3. validate the envelope against `schemas/activitypub/activity.json` (400, quoting at most an
+   excerpt of the offending value);
 4. check that the key's owner is the actor. When it is not (a reply forwarded by the owner of the
    thread), the object is trusted only as refetched from its own origin, and the activity is
    stored as refused when that fails;
@@ -33,7 +35,7 @@ from federation.context import Federation
 from federation.fetch import FetchError, fetch_object
 from federation.parse.actors import authority
 from federation.parse.notes import attributed_to, reference
-from federation.parse.schema import first_error
+from federation.parse.schema import MAX_DEPTH, first_error, too_deep
 from federation.services import remote_accounts
 from federation.signatures import SignatureError, claimed_key_ids, verify_request
 from storage import inbox as inbox_store
@@ -47,7 +49,6 @@ QUEUE = "inbox"
 REFETCHABLE = frozenset({"Create", "Update"})
 FORWARD_UNVERIFIED = "refused: forwarded, could not verify"
 REFUSED_DOMAIN = "Your domain is not allowed to federate with this instance"
-# keyId="..." (draft-cavage `Signature`) or keyid="..." (RFC 9421 `Signature-Input`).
 
 
 class Rejected(Exception):
@@ -139,6 +140,8 @@ def _parse(body: bytes) -> dict[str, Any]:
         raise Rejected(400, "body is not JSON") from None
     if not isinstance(activity, dict):
         raise Rejected(400, "body is not a JSON object")
+    if too_deep(activity):
+        raise Rejected(400, f"body is nested more than {MAX_DEPTH} levels deep")
     return activity
 
 

@@ -14,12 +14,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from federation.excerpt import MAX_EXCERPT, cut, excerpt
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "activitypub"
 BASE_URI = "https://kith.invalid/schemas/activitypub/"
+# Deeper than any real activity (the shared fixtures reach 7); deeper documents are refused
+# before validation, which, like `repr`, recurses and would exhaust Python's stack near 1000.
+MAX_DEPTH = 64
+# Messages quote what was sent; `first_error` keeps them to about this many characters.
+MAX_MESSAGE = 2 * MAX_EXCERPT
 
 
 @functools.cache
@@ -56,10 +63,38 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(inlined)
 
 
+def too_deep(document: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether `document` nests lists and objects more than `limit` levels (walked without
+    recursion, so any depth can be measured)."""
+    pending = [(document, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _message(error: ValidationError) -> str:
+    """jsonschema's message with the offending value it starts with cut to an excerpt."""
+    shown = repr(error.instance)
+    if error.message.startswith(shown):
+        return excerpt(error.instance) + error.message[len(shown) :]
+    return error.message
+
+
 def first_error(name: str, document: Any) -> str | None:
-    """The first way `document` breaks schema `name` (with where), or None when it is valid."""
+    """The first way `document` breaks schema `name` (with where), or None when it is valid.
+
+    The message quotes at most an excerpt of what was sent, so it can be sent back."""
+    if too_deep(document):
+        return f"nested more than {MAX_DEPTH} levels deep"
     error = next(iter(_validator(name).iter_errors(document)), None)
     if error is None:
         return None
-    where = "/".join(str(part) for part in error.absolute_path)
-    return f"{where}: {error.message}" if where else error.message
+    where = cut("/".join(str(part) for part in error.absolute_path))
+    message = f"{where}: {_message(error)}" if where else _message(error)
+    return cut(message, MAX_MESSAGE)

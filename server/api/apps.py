@@ -61,15 +61,6 @@ def _redirect_uris(params: Params) -> list[str]:
     return uris
 
 
-def _website(params: Params) -> str | None:
-    website = params.str("website", max_length=MAX_URI_LENGTH) or None
-    if website is not None:
-        parts = urlsplit(website)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise unprocessable("Website is invalid")
-    return website
-
-
 def application_entity(app: asyncpg.Record) -> dict[str, Any]:
     """Mastodon's Application entity, without credentials."""
     return {
@@ -94,7 +85,7 @@ async def create_app(request: web.Request) -> web.Response:
         scopes = parse_scopes(raw_scopes)
     except ValueError:
         raise unprocessable("Scopes doesn't match configured on the server.") from None
-    website = _website(params)
+    website = params.url("website", max_length=MAX_URI_LENGTH)
 
     client_id = secrets.token_urlsafe(32)
     client_secret = secrets.token_urlsafe(32)

@@ -6,12 +6,13 @@ keyword, or filtered status) is "not found", never "forbidden", so ids reveal no
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
+from federation.excerpt import excerpt
 from server.auth import authenticated, current
 from server.errors import not_found, unprocessable
 from server.filtering import (
@@ -59,7 +60,7 @@ def _context(params: Params) -> list[str]:
         raise unprocessable("context can't be blank")
     unknown = [value for value in values if value not in CONTEXTS]
     if unknown:
-        raise unprocessable(f"context contains unknown values {unknown}")
+        raise unprocessable(f"context contains unknown values {excerpt(unknown)}")
     return list(dict.fromkeys(values))
 
 
@@ -71,9 +72,9 @@ def _action(params: Params, default: str) -> str:
 
 
 def _expires_at(params: Params) -> datetime | None:
-    """`expires_in` seconds from now; empty means never."""
-    seconds = params.int("expires_in")
-    return datetime.now(UTC) + timedelta(seconds=seconds) if seconds else None
+    """`expires_in` seconds from now; empty or 0 means never."""
+    duration = params.duration("expires_in")
+    return datetime.now(UTC) + duration if duration else None
 
 
 def _keyword(params: Params) -> tuple[str, bool]:
