@@ -36,9 +36,31 @@ async def status_created(conn: asyncpg.Connection, urls: LocalUrls, status: Row)
     await _note_to_audience(conn, urls, status, activities.create)
 
 
-async def status_edited(conn: asyncpg.Connection, urls: LocalUrls, status: Row) -> None:
-    """Update(Note) with the new version, to the status's audience as it is now."""
+async def status_reach(conn: asyncpg.Connection, status: Row) -> list[str]:
+    """The inboxes the status's activities go to now: taken before an edit, for
+    `status_edited`."""
+    return await audience.for_status(conn, status)
+
+
+async def status_edited(
+    conn: asyncpg.Connection, urls: LocalUrls, status: Row, *, reached_before: list[str]
+) -> None:
+    """Update(Note) with the new version, to the status's audience as it is now.
+
+    When the edit narrowed who may read a followers-only or direct status (a mention removed),
+    the inboxes in `reached_before` that are no longer in its audience get a Delete instead, so
+    their servers stop showing it. A public or unlisted status stays readable by all, so nobody
+    loses it and nothing is deleted.
+    """
     await _note_to_audience(conn, urls, status, activities.update)
+    if status["visibility"] not in ("private", "direct"):
+        return
+    now = set(await audience.for_status(conn, status))
+    lost = [inbox for inbox in reached_before if inbox not in now]
+    author = await _local_actor(conn, status["account_id"])
+    if author is not None and lost:
+        to, cc = addressing(status["visibility"], author["followers_url"], [])
+        await _send(conn, author, activities.delete(status["uri"], author["uri"], to, cc), lost)
 
 
 async def status_deleted(conn: asyncpg.Connection, status: Row) -> None:

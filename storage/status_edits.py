@@ -7,6 +7,7 @@ from datetime import datetime
 import asyncpg
 
 from storage.statuses import STATUS_COLUMNS
+from storage.visibility import readable_by
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
@@ -76,6 +77,53 @@ async def detach_tags(db: Executor, status_id: int) -> None:
 async def existing_mentions(db: Executor, status_id: int) -> set[int]:
     rows = await db.fetch("SELECT account_id FROM mentions WHERE status_id = $1", status_id)
     return {row["account_id"] for row in rows}
+
+
+async def replace_mentions(
+    db: Executor, status_id: int, named_ids: list[int], silent_ids: list[int]
+) -> list[int]:
+    """Make the status's mentions exactly `named_ids` plus `silent_ids` (addressed without being
+    named; an account in both is named); return the accounts no longer mentioned."""
+    rows = await db.fetch(
+        """
+        WITH removed AS (
+            DELETE FROM mentions
+            WHERE status_id = $1
+              AND account_id <> ALL($2::bigint[]) AND account_id <> ALL($3::bigint[])
+            RETURNING account_id
+        ), wanted AS (
+            SELECT DISTINCT ON (id) id, silent FROM (
+                SELECT unnest($2::bigint[]) AS id, false AS silent
+                UNION ALL
+                SELECT unnest($3::bigint[]), true
+            ) AS given
+            ORDER BY id, silent
+        ), kept AS (
+            INSERT INTO mentions (status_id, account_id, silent)
+            SELECT $1, id, silent FROM wanted
+            ON CONFLICT (status_id, account_id) DO UPDATE SET silent = excluded.silent
+        )
+        SELECT account_id FROM removed
+        """,
+        status_id,
+        named_ids,
+        silent_ids,
+    )
+    return [row["account_id"] for row in rows]
+
+
+async def drop_unreadable_from_home(db: Executor, status_id: int, account_ids: list[int]) -> None:
+    """Take the status out of those of the accounts' home feeds whose owner may no longer read
+    it (a direct status that stopped mentioning them); a follower keeps a post they still see."""
+    await db.execute(
+        f"""
+        DELETE FROM home_feed h USING statuses s
+        WHERE s.id = $1 AND h.status_id = s.id AND h.account_id = ANY($2::bigint[])
+          AND NOT {readable_by("h.account_id")}
+        """,
+        status_id,
+        account_ids,
+    )
 
 
 async def local_reblogger_ids(db: Executor, status_id: int) -> list[int]:

@@ -22,7 +22,7 @@ from federation.fetch import FetchError
 from federation.parse.actors import authority
 from federation.parse.notes import ParsedNote, parse_note
 from federation.policies import pipeline
-from federation.services import remote_accounts
+from federation.services import remote_accounts, status_edits
 from federation.services.statuses import DISTRIBUTABLE, discard_status
 from storage import follows as follow_store
 from storage import home_feed
@@ -176,6 +176,12 @@ async def update_note(fed: Federation, note: ParsedNote, author: asyncpg.Record)
         await edit_store.detach_tags(conn, status["id"])
         tags = await tag_store.upsert_tags(conn, note.hashtags)
         await tag_store.attach_tags(conn, status["id"], [tag["id"] for tag in tags])
+        # The new version's mentions replace the old: whoever it no longer names or addresses
+        # loses what the mention gave them (a direct post, its notification).
+        named = [a["id"] for a in await store.accounts_by_links(conn, note.mentions)]
+        addressed = await store.accounts_by_links(conn, [*note.to, *note.cc])
+        silent = [a["id"] for a in addressed if a["domain"] is None and a["id"] not in named]
+        await status_edits.update_mentions(conn, status, list(dict.fromkeys(named)), silent)
         for reader_id in await edit_store.local_reblogger_ids(conn, status["id"]):
             await notification_store.notify(
                 conn,

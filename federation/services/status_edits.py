@@ -1,7 +1,18 @@
 """Editing a status: the previous version is kept, the text is composed again, and the people
-who boosted it or are newly mentioned hear of it."""
+who boosted it or are newly mentioned hear of it.
+
+An edit's mentions replace the old ones (`update_mentions`, also applied to remote edits): whoever
+is no longer mentioned loses what the mention gave them. They can no longer read a direct post
+(`storage.visibility.readable_by` goes by the mention rows), their mention notification is
+withdrawn and the post leaves their home feed when they may no longer read it. Remote servers
+get the Update only when still in the audience; those that drop out of a followers-only or
+direct post's audience get a Delete instead (`outbox.status_edited`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import asyncpg
 
@@ -14,6 +25,8 @@ from storage import notifications as notification_store
 from storage import status_edits as edit_store
 from storage import statuses as status_store
 from storage import tags as tag_store
+
+Row = Mapping[str, Any]
 
 
 async def edit_status(
@@ -60,17 +73,8 @@ async def edit_status(
         await edit_store.detach_tags(conn, status_id)
         tags = await tag_store.upsert_tags(conn, composed.tags)
         await tag_store.attach_tags(conn, status_id, [tag["id"] for tag in tags])
-        already = await edit_store.existing_mentions(conn, status_id)
-        await status_store.insert_mentions(conn, status_id, composed.mentioned_ids)
-        new_readers = set(await status_store.mentioned_readers(conn, status_id)) - already
-        for reader_id in new_readers:
-            await notification_store.notify(
-                conn,
-                account_id=reader_id,
-                from_account_id=account_id,
-                type="mention",
-                status_id=status_id,
-            )
+        reached = await outbox.status_reach(conn, status)
+        await update_mentions(conn, edited, composed.mentioned_ids, [])
         for booster_id in await edit_store.local_reblogger_ids(conn, status_id):
             await notification_store.notify(
                 conn,
@@ -79,8 +83,39 @@ async def edit_status(
                 type="update",
                 status_id=status_id,
             )
-        await outbox.status_edited(conn, urls, edited)
+        await outbox.status_edited(conn, urls, edited, reached_before=reached)
         return edited
+
+
+async def update_mentions(
+    conn: asyncpg.Connection, status: Row, named_ids: list[int], silent_ids: list[int]
+) -> None:
+    """Give an edited status (local or remote) exactly these mentions: `named_ids`, and
+    `silent_ids` addressed without being named.
+
+    Newly mentioned readers are notified; accounts no longer mentioned lose their mention
+    notification, and the status leaves their home feed when they may no longer read it.
+    """
+    status_id, author_id = status["id"], status["account_id"]
+    before = await edit_store.existing_mentions(conn, status_id)
+    removed = await edit_store.replace_mentions(conn, status_id, named_ids, silent_ids)
+    for account_id in removed:
+        await notification_store.withdraw(
+            conn,
+            account_id=account_id,
+            from_account_id=author_id,
+            type="mention",
+            status_id=status_id,
+        )
+    await edit_store.drop_unreadable_from_home(conn, status_id, removed)
+    for reader_id in set(await status_store.mentioned_readers(conn, status_id)) - before:
+        await notification_store.notify(
+            conn,
+            account_id=reader_id,
+            from_account_id=author_id,
+            type="mention",
+            status_id=status_id,
+        )
 
 
 async def version_history(pool: asyncpg.Pool, status: asyncpg.Record) -> list[dict[str, object]]:
