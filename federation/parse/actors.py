@@ -165,13 +165,18 @@ def _image(value: Any) -> str | None:
 
 def _public_key(value: Any, uri: str) -> tuple[str | None, str | None]:
     """The actor's own key: an entry of `publicKey` owned by the actor (a key claiming another
-    owner could let one actor's documents pass as another's)."""
+    owner could let one actor's documents pass as another's) and whose id is on the actor's
+    host. An actor naming a key id on another host would claim that host's key: signatures
+    naming it would be taken for the actor's, and the key's real owner could no longer be
+    found by it."""
     keys = value if isinstance(value, list) else [value]
     for key in keys:
         if not isinstance(key, dict):
             continue
-        key_id, pem, owner = key.get("id"), key.get("publicKeyPem"), key.get("owner")
-        if not isinstance(key_id, str) or not isinstance(pem, str) or "BEGIN" not in pem:
+        key_id, pem, owner = http_url(key.get("id")), key.get("publicKeyPem"), key.get("owner")
+        if key_id is None or not isinstance(pem, str) or "BEGIN" not in pem:
+            continue
+        if authority(key_id) != authority(uri):
             continue
         if owner == uri or (owner is None and key_id.split("#", 1)[0] == uri):
             return key_id, pem

@@ -22,6 +22,7 @@ from federation.signatures.common import (
     SignatureError,
     SigningKey,
     Verified,
+    authority,
     collect_headers,
     now_utc,
     rsa_verify,
@@ -104,17 +105,25 @@ async def verify_request(
     found = await keys.public_key(claim.key_id, load_key)
     if found is None:
         raise unauthorized(f"key {claim.key_id} could not be fetched")
+    _check_key_host(claim.key_id, found[0])
     if _verifies(keys, found[1], claim):
         return Verified(claim.key_id, found[0], claim.scheme)
 
     refreshed = await keys.public_key(claim.key_id, load_key, refresh=True)
-    if (
-        refreshed is not None
-        and refreshed[1] is not found[1]
-        and _verifies(keys, refreshed[1], claim)
-    ):
+    if refreshed is None or refreshed[1] is found[1]:
+        raise unauthorized("signature does not verify")
+    _check_key_host(claim.key_id, refreshed[0])
+    if _verifies(keys, refreshed[1], claim):
         return Verified(claim.key_id, refreshed[0], claim.scheme)
     raise unauthorized("signature does not verify")
+
+
+def _check_key_host(key_id: str, owner_uri: str) -> None:
+    """A key speaks only for an actor of its own host. Actor documents naming a key elsewhere
+    are refused when parsed; this also refuses such keys stored before that check existed, and
+    any loader that would vouch for one."""
+    if authority(key_id) != authority(owner_uri):
+        raise unauthorized(f"key {key_id} is not on the host of its owner {owner_uri}")
 
 
 def _verifies(keys: KeyCache, public_key: RSAPublicKey, claim: Claim) -> bool:
