@@ -6,10 +6,11 @@ alg="rsa-v1_5-sha256"`. That satisfies Mastodon's verifier too (it requires `cre
 `@method`, `@target-uri`, and `content-digest` on a POST).
 
 Verification accepts any covered set that pins the request down: the method, the target
-(`@target-uri`, or `@path`/`@request-target` with `@authority` or `host`), a time (`created` or
-a covered `date`) and, for anything with a body, `content-digest`. Of several signatures the
-first one with an RSA v1.5 SHA-256 (or unstated) algorithm is verified; only one, so a request
-costs at most one RSA operation per key it names.
+(`@target-uri`, or `@path`/`@request-target` with `@authority` or `host`; `@path` with `@query`
+when the request has a query), a time (`created` or a covered `date`) and, for anything with a
+body, `content-digest`. Of several signatures the first one with an RSA v1.5 SHA-256 (or
+unstated) algorithm is verified; only one, so a request costs at most one RSA operation per key
+it names.
 
 `Signature-Input`, `Signature` and `Content-Digest` are RFC 8941 structured fields; the small
 parser below reads the dictionaries, inner lists and items they use, and the serializer
@@ -310,12 +311,16 @@ def _covered(member: InnerList) -> list[str]:
     return names
 
 
-def _missing(covered: set[str], params: Params, needs_digest: bool) -> list[str]:
+def _missing(covered: set[str], params: Params, needs_digest: bool, has_query: bool) -> list[str]:
     missing = []
     if "@method" not in covered:
         missing.append("@method")
     if not covered & {"@target-uri", "@request-target", "@path"}:
         missing.append("@target-uri")
+    # `@path` leaves the query out: on a request with one, the query must be covered too, or a
+    # signed GET of one page could be replayed for any other.
+    if has_query and not covered & {"@target-uri", "@request-target", "@query"}:
+        missing.append("@query")
     if not covered & {"@target-uri", "@authority", "host"}:
         missing.append("@authority")
     if "created" not in params and "date" not in covered:
@@ -347,7 +352,7 @@ def read(method: str, url: str, fields: dict[str, str], body: bytes | None, now:
     if not isinstance(key_id, str) or not key_id:
         raise unauthorized("signature has no keyid")
     covered = _covered(member)
-    missing = _missing(set(covered), params, carries_body(method, body))
+    missing = _missing(set(covered), params, carries_body(method, body), bool(urlsplit(url).query))
     if missing:
         raise unauthorized(f"signature does not cover {', '.join(missing)}")
 
