@@ -10,7 +10,7 @@ remote is in the audience.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -43,24 +43,31 @@ async def status_reach(conn: asyncpg.Connection, status: Row) -> list[str]:
 
 
 async def status_edited(
-    conn: asyncpg.Connection, urls: LocalUrls, status: Row, *, reached_before: list[str]
+    conn: asyncpg.Connection,
+    urls: LocalUrls,
+    status: Row,
+    *,
+    reached_before: Sequence[str] = (),
 ) -> None:
     """Update(Note) with the new version, to the status's audience as it is now.
 
-    When the edit narrowed who may read a followers-only or direct status (a mention removed),
-    the inboxes in `reached_before` that are no longer in its audience get a Delete instead, so
-    their servers stop showing it. A public or unlisted status stays readable by all, so nobody
-    loses it and nothing is deleted.
+    The inboxes of `reached_before` that an edit took out of the audience (a mention removed)
+    still get the Update when the status is public or unlisted, which they may go on reading;
+    from a followers-only or direct status they have lost, they get a Delete instead, so their
+    servers stop showing it.
     """
-    await _note_to_audience(conn, urls, status, activities.update)
-    if status["visibility"] not in ("private", "direct"):
-        return
-    now = set(await audience.for_status(conn, status))
-    lost = [inbox for inbox in reached_before if inbox not in now]
     author = await _local_actor(conn, status["account_id"])
-    if author is not None and lost:
+    if author is None:
+        return
+    reached = await audience.for_status(conn, status)
+    dropped = [inbox for inbox in reached_before if inbox not in reached]
+    if status["visibility"] in ("public", "unlisted"):
+        reached, dropped = [*reached, *dropped], []
+    await _send_note(conn, urls, author, status, activities.update, reached)
+    if dropped:
         to, cc = addressing(status["visibility"], author["followers_url"], [])
-        await _send(conn, author, activities.delete(status["uri"], author["uri"], to, cc), lost)
+        delete = activities.delete(status["uri"], author["uri"], to, cc)
+        await _send(conn, author, delete, dropped)
 
 
 async def status_deleted(conn: asyncpg.Connection, status: Row) -> None:
@@ -206,8 +213,21 @@ async def _note_to_audience(
     wrap: Callable[[dict[str, Any], str], dict[str, Any]],
 ) -> None:
     author = await _local_actor(conn, status["account_id"])
-    inboxes = await audience.for_status(conn, status)
-    if author is None or not inboxes:
+    if author is not None:
+        inboxes = await audience.for_status(conn, status)
+        await _send_note(conn, urls, author, status, wrap, inboxes)
+
+
+async def _send_note(
+    conn: asyncpg.Connection,
+    urls: LocalUrls,
+    author: Row,
+    status: Row,
+    wrap: Callable[[dict[str, Any], str], dict[str, Any]],
+    inboxes: list[str],
+) -> None:
+    """The status rendered as a Note, wrapped (Create, Update) and sent to `inboxes`."""
+    if not inboxes:
         return
     parts = await load_note_parts(conn, [status["id"]])
     note = render_note(status, author, parts[status["id"]], urls)
