@@ -184,7 +184,9 @@ async def test_nothing_of_the_blockers_reaches_the_blocked_domain_whatever_the_r
         "/api/v1/statuses",
         json={"status": "hello @ana@peer.test and @bo@other.test", "visibility": "public"},
     )
-    await call(kith, carol, "PUT", f"/api/v1/statuses/{public['id']}", json={"status": "edited"})
+    assert [m["acct"] for m in public["mentions"]] == ["ana@peer.test", f"bo@{OTHER}"]
+    edited = {"status": "edited, still for @ana@peer.test"}
+    await call(kith, carol, "PUT", f"/api/v1/statuses/{public['id']}", json=edited)
     await call(kith, carol, "POST", f"/api/v1/statuses/{public['id']}/reblog")
     await call(kith, carol, "DELETE", f"/api/v1/statuses/{private['id']}")
     await call(

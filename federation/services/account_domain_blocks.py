@@ -5,6 +5,10 @@ their notifications (`storage.notifications.notify`). Blocking also severs the g
 domain, as Mastodon does: the member's notifications from it are dropped, the member unfollows
 its accounts (Undo Follow), and its followers and pending requesters are removed (Reject Follow),
 all in the transaction that records the block.
+
+The block holds afterwards: `services.follows.follow` answers a new Follow from the domain with a
+Reject and refuses the member's own follows of its accounts, and `storage.deliveries` leaves the
+domain out of every audience of what the member publishes, whatever follow rows exist.
 """
 
 from __future__ import annotations
