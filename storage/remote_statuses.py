@@ -33,7 +33,7 @@ async def insert_remote_status(db: Executor, values: dict[str, Any]) -> asyncpg.
     return await db.fetchrow(
         f"""
         INSERT INTO statuses AS s (id, local, created_at, {", ".join(columns)})
-        VALUES (kith_id(least(coalesce($1::timestamptz, now()), now())), false,
+        VALUES (kith_status_id(least(coalesce($1::timestamptz, now()), now())), false,
                 least(coalesce($1::timestamptz, now()), now()), {placeholders})
         ON CONFLICT (uri) DO NOTHING
         RETURNING {STATUS_COLUMNS}

@@ -152,8 +152,9 @@ async def viewer_interactions(
 
 
 async def next_id(db: Executor) -> int:
-    """A fresh snowflake, so a status's URI can name its id in the same INSERT."""
-    return await db.fetchval("SELECT kith_id()")
+    """A fresh status snowflake (unguessable low bits, migration 0014), so a status's URI can
+    name its id in the same INSERT."""
+    return await db.fetchval("SELECT kith_status_id()")
 
 
 async def insert_local_status(

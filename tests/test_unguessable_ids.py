@@ -1,5 +1,6 @@
-"""Snowflake ids (`kith_id()`, migration 0014): unique and time-ordered, but one id does not
-give away the next, and two databases scramble the same sequence value differently."""
+"""Status ids (`kith_status_id()`, migration 0014): unique and time-ordered, but one id does not
+give away the next, and two databases scramble the same sequence value differently. Other
+tables keep `kith_id()`, whose ids follow the order rows were made in."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from itertools import pairwise
 import asyncpg
 import pytest
 
+from server.state import POOL
 from storage.migrate import migrate
 from tests.conftest import dsn_for
 
@@ -28,7 +30,8 @@ async def conn(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
 async def _ids_at(conn: asyncpg.Connection, count: int, at: datetime | None = None) -> list[int]:
     """`count` ids made one after another (at `at`, or now), in the order they were made."""
     rows = await conn.fetch(
-        "SELECT g, CASE WHEN $2::timestamptz IS NULL THEN kith_id() ELSE kith_id($2) END AS id"
+        "SELECT g, CASE WHEN $2::timestamptz IS NULL THEN kith_status_id()"
+        " ELSE kith_status_id($2) END AS id"
         " FROM generate_series(1, $1) AS g",
         count,
         at,
@@ -115,3 +118,26 @@ async def test_each_database_has_its_own_secret(freshly_migrated):
     assert secrets[0] != secrets[1]
     assert len(secrets[0]) == 64
     assert lows[0] != lows[1]
+
+
+async def test_statuses_take_unguessable_ids_and_other_tables_keep_ordered_ones(
+    client, make_member
+):
+    member = await make_member("alice")
+    pool = client.server.app[POOL]
+    await pool.execute("SELECT setval('kith_id_seq', 7000)")
+    response = await client.post("/api/v1/statuses", json={"status": "hi"}, headers=member.headers)
+    assert response.status == 200
+    status_id = int((await response.json())["id"])
+    permuted = await pool.fetchval(
+        "SELECT array_agg(kith_id_permute(s, secret || ':' || $1::bigint))"
+        " FROM generate_series(7001, 7100) AS s, kith_id_secret",
+        status_id >> 16,
+    )
+    ordered = await pool.fetchrow("SELECT kith_id($1) AS first, kith_id($1) AS second", FIXED_AT)
+
+    # The status's low bits are the permutation of a sequence value just after 7000...
+    assert status_id & LOW_BITS in permuted
+    assert not 7001 <= status_id & LOW_BITS <= 7100
+    # ...while two ids of another table made in one millisecond still follow the sequence.
+    assert ordered["second"] - ordered["first"] == 1
