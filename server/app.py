@@ -1,7 +1,9 @@
-"""The composition root: builds the aiohttp application and owns its resources.
+"""The web application: its routes, middlewares and the resources it holds.
 
-Resources live in `cleanup_ctx` generators (the database pool, the background worker), so that
-nothing is created at import time and tests can build as many independent apps as they like.
+The parts come from the composition root (`server/composition.py`); here they are tied to the
+application's lifetime as `cleanup_ctx` generators (the database pool, the federation context,
+the background worker), so that nothing is created at import time and tests can build as many
+independent apps as they like.
 """
 
 from __future__ import annotations
@@ -14,11 +16,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 import web as web_package
-from federation.context import Federation
 from federation.endpoints import actors, inbox, nodeinfo, webfinger
-from federation.http import create_client_session
-from federation.instance_actor import ensure_instance_actor
 from federation.urls import LocalUrls
+from server import worker
 from server.api import (
     accounts,
     admin_accounts,
@@ -44,14 +44,12 @@ from server.api import (
     streaming,
     timelines,
 )
-from server.config import VERSION, Config
+from server.composition import open_database, open_federation
+from server.config import Config
 from server.cors import cors_middleware
 from server.errors import error_middleware
 from server.state import CONFIG, FEDERATION, POOL, URLS
 from server.streaming.hub import install as install_streaming
-from storage.db import connect, create_pool
-from storage.embedded import start_embedded
-from storage.migrate import migrate
 from web import views
 
 log = logging.getLogger(__name__)
@@ -61,50 +59,22 @@ MAX_REQUEST_BYTES = 1024 * 1024
 WEB_CONNECTIONS = 10
 
 
-def database_url(config: Config) -> str:
-    """The configured database, or the embedded one (started on demand) when none is."""
-    if config.database_url:
-        return config.database_url
-    return start_embedded(config.embedded_db_dir).get_uri()
-
-
-async def prepare_database(dsn: str) -> list[str]:
-    """Apply pending migrations; return the versions applied."""
-    async with connect(dsn) as conn:
-        return await migrate(conn)
-
-
-def user_agent(config: Config) -> str:
-    return f"Kith/{VERSION} (+{config.base_url}/)"
-
-
 def _database_context(dsn: str, pool_size: int):
     async def database(app: web.Application) -> AsyncIterator[None]:
-        await prepare_database(dsn)
-        app[POOL] = await create_pool(dsn, max_size=pool_size)
-        await ensure_instance_actor(app[POOL], app[URLS])
-        yield
-        await app[POOL].close()
+        async with open_database(dsn, app[URLS], pool_size=pool_size) as pool:
+            app[POOL] = pool
+            yield
 
     return database
 
 
 def _federation_context(resolver: AbstractResolver | None):
     async def federation(app: web.Application) -> AsyncIterator[None]:
-        config = app[CONFIG]
-        async with create_client_session(
-            user_agent=user_agent(config),
-            allow_private_addresses=config.allow_private_addresses,
-            resolver=resolver,
-        ) as http:
-            app[FEDERATION] = federation = Federation(
-                pool=app[POOL],
-                urls=app[URLS],
-                http=http,
-                allow_private_addresses=config.allow_private_addresses,
-            )
-            async with federation.gate.listening(app[POOL]):
-                yield
+        async with open_federation(
+            app[CONFIG], app[POOL], app[URLS], resolver=resolver, listen_to_gate=True
+        ) as federation:
+            app[FEDERATION] = federation
+            yield
 
     return federation
 
@@ -128,10 +98,8 @@ def create_app(
     app[URLS] = LocalUrls(config.base_url)
     pool_size, worker_contexts = WEB_CONNECTIONS, []
     if run_worker:
-        from server.worker import POOL_SIZE, worker_context
-
-        pool_size += POOL_SIZE  # the worker runs on the app's pool
-        worker_contexts.append(worker_context)
+        pool_size += worker.POOL_SIZE  # the worker runs on the app's pool
+        worker_contexts.append(worker.worker_context)
     app.cleanup_ctx.append(_database_context(dsn, pool_size))
     app.cleanup_ctx.append(_federation_context(resolver))
     install_streaming(app, dsn)

@@ -22,10 +22,11 @@ from federation.services.accounts import create_local_account
 from federation.services.errors import ServiceError
 from federation.urls import LocalUrls
 from server import cli_blocklists, cli_federation, cli_policies, cli_registrations
-from server.app import create_app, database_url, prepare_database
+from server.app import create_app
 from server.cli_audit import add_audit_commands, run_audit_command
 from server.cli_common import CliError, open_pool
 from server.cli_domains import add_domain_commands, run_domain_command
+from server.composition import database_url, prepare_database
 from server.config import VERSION_STRING, Config, ConfigError, load_config
 from storage import accounts as account_store
 from storage.db import DatabaseUnavailable

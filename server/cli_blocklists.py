@@ -26,11 +26,10 @@ import asyncpg
 from federation.blocklists import refresh
 from federation.blocklists import subscriptions as service
 from federation.context import Federation
-from federation.http import create_client_session
 from federation.services.errors import ServiceError
 from federation.urls import LocalUrls
-from server.app import user_agent
 from server.cli_common import CliError, open_pool
+from server.composition import open_federation
 from server.config import Config
 from server.params import parse_id
 from storage import blocklist_subscriptions as store
@@ -136,10 +135,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 @asynccontextmanager
 async def _federation(config: Config, pool: asyncpg.Pool) -> AsyncIterator[Federation]:
     """Enough of a `Federation` to fetch lists with, as the server would."""
-    async with create_client_session(
-        user_agent=user_agent(config), allow_private_addresses=config.allow_private_addresses
-    ) as http:
-        yield Federation(pool, LocalUrls(config.base_url), http, config.allow_private_addresses)
+    async with open_federation(config, pool, LocalUrls(config.base_url)) as federation:
+        yield federation
 
 
 async def _changes(pool: asyncpg.Pool, subscription_id: int) -> list[asyncpg.Record]:

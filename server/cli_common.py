@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from server.app import database_url, prepare_database
+from server.composition import database_url, prepare_database
 from server.config import Config
 from storage.db import create_pool
 

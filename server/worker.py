@@ -11,14 +11,11 @@ from aiohttp import web
 
 from federation import blocklists, delivery, inbox
 from federation.context import Federation
-from federation.http import create_client_session
-from federation.instance_actor import ensure_instance_actor
 from federation.jobs import Registry, Worker
 from federation.urls import LocalUrls
-from server.app import prepare_database, user_agent
+from server.composition import open_database, open_federation
 from server.config import Config
 from server.state import FEDERATION
-from storage.db import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -74,24 +71,14 @@ async def run_standalone_worker(
     config: Config, dsn: str, wait_for_signal: Callable[[], Awaitable[None]]
 ) -> None:
     """`kith worker`: run jobs until `wait_for_signal()` returns (or the worker crashes)."""
-    await prepare_database(dsn)
-    # A connection for each general slot, one held by the LISTEN, one to claim (and renew
-    # leases) with, and the delivery lane's.
-    pool = await create_pool(dsn, max_size=POOL_SIZE)
     urls = LocalUrls(config.base_url)
-    try:
-        await ensure_instance_actor(pool, urls)
-        async with (
-            create_client_session(
-                user_agent=user_agent(config),
-                allow_private_addresses=config.allow_private_addresses,
-            ) as http,
-            running_worker(Federation(pool, urls, http, config.allow_private_addresses)) as task,
-        ):
-            signal = asyncio.ensure_future(wait_for_signal())
-            try:
-                await asyncio.wait({signal, task}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                signal.cancel()
-    finally:
-        await pool.close()
+    async with (
+        open_database(dsn, urls, pool_size=POOL_SIZE) as pool,
+        open_federation(config, pool, urls) as federation,
+        running_worker(federation) as task,
+    ):
+        signal = asyncio.ensure_future(wait_for_signal())
+        try:
+            await asyncio.wait({signal, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            signal.cancel()
