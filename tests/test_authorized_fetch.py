@@ -4,6 +4,7 @@ scripted signing peer."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -205,6 +206,15 @@ async def test_a_suspended_domain_gets_403_and_its_key_is_never_fetched(
     assert peer.server.requests_to("/users/ana") == []
 
 
+async def forgotten_by_gate(instance, host: str, within: float = 5.0) -> None:
+    """Wait until the instance's gate cache has dropped its decision on `host`: the allow's
+    NOTIFY reaches the cache's LISTEN connection a moment after the commit."""
+    deadline = asyncio.get_running_loop().time() + within
+    while host in instance.federation.gate:
+        assert asyncio.get_running_loop().time() < deadline, f"the gate still remembers {host}"
+        await asyncio.sleep(0.01)
+
+
 async def test_allowlist_mode_refuses_signed_fetches_from_other_domains(network, peer):
     alpha, _, uris = await alpha_with_posts(network)
     await federation_settings.change(alpha.pool, mode="allowlist", actor_id=None)
@@ -215,6 +225,7 @@ async def test_allowlist_mode_refuses_signed_fetches_from_other_domains(network,
     assert status == 403
     assert peer.server.requests_to("/users/ana") == []
     await domain_blocks.create_allow(alpha.pool, "peer.test", actor_id=None)
+    await forgotten_by_gate(alpha, "peer.test")
     status, _, note = await fetch(alpha, uris["public"], peer=peer)
     assert status == 200 and note["id"] == uris["public"]
 
