@@ -3,7 +3,7 @@ to every sink, the `kith worker` process is killed with SIGKILL at random points
 (and restarted). At the end, every accepted activity must have been processed and every inbox
 must have received the post exactly once (counted on the sinks).
 
-A killed worker's claimed jobs come back when their lease runs out (`federation/jobs.py`: a
+A killed worker's claimed jobs come back when their lease runs out (`server/jobs/runner.py`: a
 30 s lease, renewed by a live worker's heartbeat); the benchmark reports how many jobs each kill
 orphaned and how long after the last kill the restarted worker had resumed all of them.
 """

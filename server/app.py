@@ -18,7 +18,6 @@ from aiohttp.abc import AbstractResolver
 import web as web_package
 from federation.endpoints import actors, inbox, nodeinfo, webfinger
 from federation.urls import LocalUrls
-from server import worker
 from server.api import (
     accounts,
     admin_accounts,
@@ -48,6 +47,7 @@ from server.composition import open_database, open_federation
 from server.config import Config
 from server.cors import cors_middleware
 from server.errors import error_middleware
+from server.jobs import worker
 from server.state import CONFIG, FEDERATION, POOL, URLS
 from server.streaming.hub import install as install_streaming
 from web import views

@@ -155,7 +155,7 @@ async def _serve(config: Config) -> None:
 
 
 async def _worker(config: Config) -> None:
-    from server.worker import run_standalone_worker
+    from server.jobs.worker import run_standalone_worker
 
     await run_standalone_worker(config, database_url(config), _wait_for_signal)
 

@@ -1,7 +1,7 @@
 """The composition root: where a Kith process's parts are made from its settings, once.
 
 Every way of running Kith starts here: `kith serve` (`server.app.create_app` with the worker in
-process), `kith worker` (`server.worker.run_standalone_worker`), the other CLI commands and the
+process), `kith worker` (`server.jobs.worker.run_standalone_worker`), the other CLI commands and the
 tests. Each part is an async context manager, so whoever assembles a process decides its
 lifetime: the database (migrated, pooled, with the instance actor in place) and the
 `Federation` context (the outgoing HTTP client and the gate) that the inbox, delivery, fetching

@@ -18,11 +18,11 @@ from aiohttp.abc import AbstractResolver
 from aiohttp.test_utils import TestClient, TestServer
 
 from federation.context import Federation
-from federation.jobs import Worker
 from server.app import create_app
 from server.config import Config
+from server.jobs.runner import Worker
+from server.jobs.worker import build_registry
 from server.state import FEDERATION, POOL
-from server.worker import build_registry
 
 
 class LoopbackResolver(AbstractResolver):

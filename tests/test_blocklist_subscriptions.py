@@ -13,10 +13,10 @@ import pytest
 from aiohttp import web
 
 from federation.blocklists.parse import MalformedList, parse_list
-from federation.jobs import Worker
 from server.config import Config
+from server.jobs.runner import Worker
+from server.jobs.worker import build_registry
 from server.state import FEDERATION, POOL
-from server.worker import build_registry
 from tests.schemas import assert_matches
 from tests.test_cli import assert_one_line_error, kith_env, run_kith
 from tests.test_domain_blocks import admin_of, count

@@ -19,17 +19,18 @@ from federation import delivery
 from federation.context import Federation
 from federation.delivery.send import DeliveryFailed
 from federation.http import create_client_session
-from federation.jobs import MAX_ATTEMPTS, Registry, Worker
 from federation.keycache import KeyCache
 from federation.services import follows, statuses
 from federation.services.accounts import create_local_account
 from federation.services.remote_accounts import resolve_acct
 from federation.signatures import verify_request
 from federation.urls import LocalUrls
+from server.jobs.runner import Worker
 from server.state import URLS as URLS_KEY
 from storage import deliveries as delivery_store
 from storage import follows as follow_store
 from storage.db import create_pool
+from storage.job_handlers import MAX_ATTEMPTS, Registry
 from tests.federation_harness import LoopbackResolver
 
 URLS = LocalUrls("http://kith.test")

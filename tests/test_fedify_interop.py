@@ -22,9 +22,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from federation.jobs import Worker
+from server.jobs.runner import Worker
+from server.jobs.worker import build_registry
 from server.state import FEDERATION, POOL
-from server.worker import build_registry
 from storage.settings import set_setting
 from tests.test_federation_e2e import create_user, notifications, post
 

@@ -10,21 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 import asyncpg
 import pytest
 
-from federation.jobs import (
-    BACKOFF_CAP,
-    MAX_ATTEMPTS,
-    PermanentFailure,
-    Registry,
-    RetryLater,
-    Worker,
-    backoff_delay,
-)
 from server.app import create_app
 from server.config import Config
+from server.jobs.runner import BACKOFF_CAP, Worker, backoff_delay
+from server.jobs.worker import run_standalone_worker
 from server.state import POOL
-from server.worker import run_standalone_worker
 from storage import jobs
 from storage.db import create_pool
+from storage.job_handlers import MAX_ATTEMPTS, PermanentFailure, Registry, RetryLater
 
 
 @pytest.fixture
@@ -239,7 +232,7 @@ async def test_a_worker_that_stalled_past_its_lease_leaves_the_job_to_its_new_ho
     worker = Worker(pool, registry(stalls=stalls), None, lease_seconds=0.3, poll_interval=0.05)
     task = asyncio.create_task(worker.run(stop))
     try:
-        with caplog.at_level(logging.WARNING, logger="federation.jobs"):
+        with caplog.at_level(logging.WARNING, logger="server.jobs.runner"):
 
             async def given_up() -> bool:
                 return "claimed by another worker" in caplog.text
@@ -341,7 +334,7 @@ async def test_a_job_running_past_its_timeout_is_retried(pool):
 
 async def test_a_job_for_an_unknown_queue_fails_with_a_logged_reason(pool, caplog):
     job_id = await jobs.enqueue(pool, "no-such-queue", {})
-    with caplog.at_level(logging.ERROR, logger="federation.jobs"):
+    with caplog.at_level(logging.ERROR, logger="server.jobs.runner"):
         await Worker(pool, Registry(), None).drain()
 
     row = await job(pool, job_id)

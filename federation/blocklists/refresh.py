@@ -26,9 +26,9 @@ from federation.blocklists.fetch import ListFetchError, fetch_list
 from federation.blocklists.parse import MalformedList, ParsedList, parse_list
 from federation.blocklists.subscriptions import QUEUE, schedule
 from federation.context import Federation
-from federation.jobs import Registry
 from federation.services.errors import not_found
 from storage import blocklist_subscriptions as store
+from storage.job_handlers import Registry
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import aiohttp
 from federation.context import Federation
 from federation.delivery.enqueue import QUEUE, deliver
 from federation.delivery.send import DEFAULT_TIMEOUT, send
-from federation.jobs import MAX_ATTEMPTS, Registry
+from storage.job_handlers import MAX_ATTEMPTS, Registry
 
 __all__ = ["deliver", "register"]
 
@@ -25,8 +25,8 @@ CONCURRENCY = 192
 # deliveries (a fan-out fills the lane at once) would otherwise queue for every pool connection,
 # and a delivery whose remote had just answered would wait behind them to book the answer: a
 # worker killed meanwhile sends it again. Kept below the connections a worker adds for the lane
-# (server/worker.py), the booking finds one at once (bench.sigkill: 26-80 of 300 inboxes got the
-# post twice without a bound, 2-8 with 16 of 24 connections, 2 with 6 of 8; bench.fanout: a
+# (server/jobs/worker.py), the booking finds one at once (bench.sigkill: 26-80 of 300 inboxes
+# got the post twice without a bound, 2-8 with 16 of 24 connections, 2 with 6 of 8; bench.fanout: a
 # remote's receipt to the booking p90 3.4 ms, and no slower).
 STARTING = 6
 

@@ -35,9 +35,9 @@ import asyncpg
 
 from federation.context import Federation
 from federation.delivery import hosts
-from federation.jobs import MAX_ATTEMPTS, PermanentFailure, RetryLater, current_claim
 from federation.signatures import sign_request
 from storage import deliveries as store
+from storage.job_handlers import MAX_ATTEMPTS, PermanentFailure, RetryLater, current_claim
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=10)
 # Statuses after which the other signature scheme is worth a try.

@@ -28,9 +28,9 @@ from federation.inbox.handlers import (
     updates,
 )
 from federation.inbox.receive import QUEUE
-from federation.jobs import Registry
 from federation.services.errors import ServiceError
 from storage import inbox as inbox_store
+from storage.job_handlers import Registry
 
 log = logging.getLogger(__name__)
 

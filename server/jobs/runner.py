@@ -1,4 +1,5 @@
-"""Running queued jobs: the handler registry, the retry policy and the worker.
+"""Running queued jobs: the retry policy and the worker (the handlers' contract is
+`storage/job_handlers.py`).
 
 A handler is `async def handler(ctx, payload)`, where `ctx` is whatever the worker was built with
 (the server passes its pool, configuration and, later, its HTTP session). A handler signals
@@ -32,7 +33,6 @@ import random
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -40,15 +40,20 @@ from typing import Any
 import asyncpg
 
 from storage import jobs as store
+from storage.job_handlers import (
+    Claim,
+    JobKind,
+    PermanentFailure,
+    Registry,
+    RetryLater,
+    holding,
+)
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
 
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 8 * 3600.0
 BACKOFF_JITTER = 0.1
-MAX_ATTEMPTS = 16
 # How long a claim lasts unless renewed; the heartbeat renews it every third of that. A dead
 # worker's jobs wait about this long before another worker runs them.
 DEFAULT_LEASE = 30.0
@@ -56,45 +61,6 @@ DEFAULT_LEASE = 30.0
 # is cancelled by its own worker before another worker may claim it.
 LEASE_MARGIN = 60.0
 MAX_ERROR_CHARS = 2000
-
-
-class RetryLater(Exception):
-    """Raised by a handler to be run again after `delay_seconds` (e.g. a remote's Retry-After)."""
-
-    def __init__(self, delay_seconds: float, reason: str) -> None:
-        super().__init__(reason)
-        self.delay_seconds = delay_seconds
-        self.reason = reason
-
-
-class PermanentFailure(Exception):
-    """Raised by a handler when retrying cannot help (e.g. the remote answered 410 Gone)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass
-class Claim:
-    """The job a handler runs for, as its worker holds it (see `current_claim`).
-
-    A handler may settle its own job in the same statement as its last write, so no crash can
-    fall between the two (the `deliver` job does, see `storage.deliveries.record_delivered`); it
-    then sets `settled`, and the worker does not complete the job again.
-    """
-
-    job_id: int
-    worker_id: str
-    settled: bool = False
-
-
-_current_claim: ContextVar[Claim | None] = ContextVar("kith_job_claim", default=None)
-
-
-def current_claim() -> Claim | None:
-    """The claim of the job the calling handler runs for; None outside a worker's job."""
-    return _current_claim.get()
 
 
 def backoff_delay(
@@ -111,50 +77,6 @@ def backoff_delay(
     """
     delay = min(cap, base * 2 ** min(attempt - 1, 64))  # a bounded exponent cannot overflow
     return delay * (1 + BACKOFF_JITTER * (2 * jitter() - 1))
-
-
-@dataclass(frozen=True)
-class JobKind:
-    handler: Handler
-    max_attempts: int
-    # Slots of its own (a lane), or None to share the worker's general slots.
-    concurrency: int | None = None
-
-
-class Registry:
-    """Which handler runs the jobs of each queue."""
-
-    def __init__(self) -> None:
-        self._kinds: dict[str, JobKind] = {}
-
-    def register(
-        self,
-        queue: str,
-        handler: Handler,
-        *,
-        max_attempts: int = MAX_ATTEMPTS,
-        concurrency: int | None = None,
-    ) -> None:
-        """Route `queue` to `handler`; a queue has exactly one handler.
-
-        With `concurrency`, the queue runs in a lane of that many slots of its own, so its jobs
-        neither wait for nor hold the worker's general slots. Deliveries use one: a dead server
-        holds a delivery slot until its request times out, and must not stall everything else.
-        """
-        if queue in self._kinds:
-            raise ValueError(f"a handler for job queue {queue!r} is already registered")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if concurrency is not None and concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        self._kinds[queue] = JobKind(handler, max_attempts, concurrency)
-
-    def get(self, queue: str) -> JobKind | None:
-        return self._kinds.get(queue)
-
-    def lanes(self) -> dict[str, int]:
-        """The queues that have slots of their own, with how many."""
-        return {q: k.concurrency for q, k in self._kinds.items() if k.concurrency is not None}
 
 
 @dataclass
@@ -312,7 +234,7 @@ class Worker:
             await self._fail(job, f"no handler for queue {job['queue']!r}")
             return
         claim = Claim(job["id"], self.worker_id)
-        token = _current_claim.set(claim)
+        token = holding(claim)
         try:
             async with asyncio.timeout(self.job_timeout):
                 await kind.handler(self.ctx, job["payload"])
@@ -343,7 +265,7 @@ class Worker:
             if not claim.settled:
                 await self._settled(job, store.complete(self.pool, job["id"], self.worker_id))
         finally:
-            _current_claim.reset(token)
+            token.var.reset(token)
 
     async def _retry(self, job: asyncpg.Record, kind: JobKind, delay: float, error: str) -> None:
         if job["attempts"] >= kind.max_attempts:

@@ -11,11 +11,12 @@ from aiohttp import web
 
 from federation import blocklists, delivery, inbox
 from federation.context import Federation
-from federation.jobs import Registry, Worker
 from federation.urls import LocalUrls
 from server.composition import open_database, open_federation
 from server.config import Config
+from server.jobs.runner import Worker
 from server.state import FEDERATION
+from storage.job_handlers import Registry
 
 log = logging.getLogger(__name__)
 
