@@ -1,6 +1,6 @@
 """A member's own domain blocks (`account_domain_blocks`) and the graph edges they sever.
 
-Domains are stored as `federation.services.domain_blocks.normalize_domain` writes them (lower-case
+Domains are stored as `federation.domains.normalize_domain` writes them (lower-case
 ASCII), the form `accounts.domain` has, so lookups compare them directly.
 """
 

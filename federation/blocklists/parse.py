@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from federation.services.domain_blocks import MAX_COMMENT, SEVERITIES, normalize_domain
+from federation.domains import MAX_COMMENT, SEVERITIES, normalize_domain
 from federation.services.errors import ServiceError
 
 _BOOLEANS = {"true": True, "false": False, "": False, "1": True, "0": False}

@@ -14,8 +14,8 @@ import asyncpg
 
 from federation.blocklists import changes as held
 from federation.blocklists.fetch import url_problem
+from federation.domains import SEVERITIES
 from federation.services import domain_blocks as blocks
-from federation.services.domain_blocks import SEVERITIES
 from federation.services.errors import invalid, not_found
 from storage import audit, jobs
 from storage import blocklist_subscriptions as store

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncpg
 
 from federation import outbox
-from federation.services.domain_blocks import normalize_domain
+from federation.domains import normalize_domain
 from storage import account_domain_blocks as store
 from storage import follows as follow_store
 from storage import home_feed

@@ -24,19 +24,18 @@ on a domain or a parent keeps subscriptions from blocking it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
 
+from federation.domains import MAX_COMMENT, SEVERITIES, normalize_domain
 from federation.services.errors import invalid, not_found
 from storage import audit, home_feed
 from storage import blocklist_subscriptions as list_store
 from storage import domain_blocks as store
 from storage import follows as follow_store
 
-SEVERITIES = ("noop", "silence", "suspend")  # weakest first
 FLAGS = ("reject_media", "reject_reports", "obfuscate")
 # What a new block has unless told otherwise (as in the table's defaults).
 DEFAULT_FIELDS: dict[str, Any] = {
@@ -45,21 +44,6 @@ DEFAULT_FIELDS: dict[str, Any] = {
     "public_comment": "",
     "private_comment": "",
 }
-MAX_COMMENT = 1000
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
-
-
-def normalize_domain(text: str) -> str:
-    """`text` as a lower-case ASCII host name; `ServiceError` 422 when it is not one."""
-    domain = text.strip().lower().rstrip(".")
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise invalid("Domain is not a valid domain name") from None
-    if len(domain) > 253 or not _DOMAIN.fullmatch(domain):
-        raise invalid("Domain is not a valid domain name")
-    return domain
 
 
 def check_fields(fields: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from aiohttp import web
 from federation.blocklists import refresh
 from federation.blocklists import subscriptions as service
 from federation.context import FEDERATION
-from federation.services.domain_blocks import SEVERITIES
+from federation.domains import SEVERITIES
 from server.api.admin_domains import admin_account
 from server.auth import authenticated
 from server.entities.common import iso
