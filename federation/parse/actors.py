@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from federation.excerpt import excerpt
 from federation.parse.html import sanitize_html, text_or_html_to_safe_html
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
@@ -89,7 +90,7 @@ def parse_actor(doc: dict[str, Any]) -> RemoteActor:
         raise ValueError("actor id is not an absolute http(s) URL")
     actor_type = _actor_type(doc.get("type"))
     if actor_type is None:
-        raise ValueError(f"type {doc.get('type')!r} is not an actor type")
+        raise ValueError(f"type {excerpt(doc.get('type'))} is not an actor type")
     inbox = http_url(doc.get("inbox"))
     if inbox is None:
         raise ValueError("actor has no inbox")
@@ -128,7 +129,7 @@ def parse_actor(doc: dict[str, Any]) -> RemoteActor:
 
 def _actor_type(value: Any) -> str | None:
     types = value if isinstance(value, list) else [value]
-    return next((t for t in types if t in ACTOR_TYPES), None)
+    return next((t for t in types if isinstance(t, str) and t in ACTOR_TYPES), None)
 
 
 def _text(value: Any) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from federation.excerpt import excerpt
 from federation.parse.actors import http_url
 from federation.parse.html import sanitize_html, text_or_html_to_safe_html
 from federation.parse.schema import first_error
@@ -86,8 +87,8 @@ class ParsedNote:
 
 def parse_note(doc: dict[str, Any]) -> ParsedNote:
     """The status fields of post `doc`; `NoteError` when it is not a post Kith can store."""
-    if doc.get("type") not in POST_TYPES:
-        raise NoteError(f"type {doc.get('type')!r} is not a post")
+    if not isinstance(doc.get("type"), str) or doc["type"] not in POST_TYPES:
+        raise NoteError(f"type {excerpt(doc.get('type'))} is not a post")
     error = first_error("note", doc)
     if error is not None:
         raise NoteError(f"invalid {doc.get('type')}: {error}")
@@ -152,7 +153,7 @@ def parse_datetime(value: Any) -> datetime | None:
 
 
 def _public(item: Any) -> str | None:
-    return item if item in PUBLIC else None
+    return item if isinstance(item, str) and item in PUBLIC else None
 
 
 def _text(value: Any) -> str:
