@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from federation.services.accounts import create_local_account
 from federation.urls import LocalUrls
 from server.auth import hash_secret
+from server.usecases.accounts import create_local_account
 from storage import oauth as oauth_store
 from storage.db import create_pool
 

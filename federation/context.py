@@ -1,8 +1,8 @@
 """What federation code needs at run time, gathered in one object.
 
 Handlers of the inbox, delivery jobs and fetches receive a `Federation`; it is built once per
-process by the composition root (`server/app.py` for the web process, `server/jobs/worker.py` for the
-worker) and holds no global state of its own.
+process by the composition root (`server/composition.py::open_federation`) and holds no global
+state of its own.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from federation.services.errors import invalid
+from federation.errors import invalid
 
 SEVERITIES = ("noop", "silence", "suspend")  # weakest first
 MAX_COMMENT = 1000

@@ -38,11 +38,10 @@ from typing import Any
 
 from aiohttp import web
 
-from federation import gate
+from federation import gate, remote_accounts
 from federation.context import Federation
 from federation.endpoints.app_state import federation_of
 from federation.negotiation import wants_activitypub
-from federation.services import remote_accounts
 from federation.signatures import SignatureError, claimed_key_ids, verify_request
 from storage import remote_accounts as remote_account_store
 from storage import settings

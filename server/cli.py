@@ -18,8 +18,7 @@ from typing import Any
 import uvloop
 from aiohttp import web
 
-from federation.services.accounts import create_local_account
-from federation.services.errors import ServiceError
+from federation.errors import ServiceError
 from federation.urls import LocalUrls
 from server import cli_blocklists, cli_federation, cli_policies, cli_registrations
 from server.app import create_app
@@ -28,6 +27,7 @@ from server.cli_common import CliError, open_pool
 from server.cli_domains import add_domain_commands, run_domain_command
 from server.composition import database_url, prepare_database
 from server.config import VERSION_STRING, Config, ConfigError, load_config
+from server.usecases.accounts import create_local_account
 from storage import accounts as account_store
 from storage.db import DatabaseUnavailable
 from storage.embedded import EmbeddedDatabaseError

@@ -23,15 +23,15 @@ from typing import Any
 
 import asyncpg
 
-from federation.blocklists import refresh
-from federation.blocklists import subscriptions as service
 from federation.context import Federation
-from federation.services.errors import ServiceError
+from federation.errors import ServiceError
 from federation.urls import LocalUrls
 from server.cli_common import CliError, open_pool
 from server.composition import open_federation
 from server.config import Config
 from server.params import parse_id
+from server.usecases.blocklists import refresh
+from server.usecases.blocklists import subscriptions as service
 from storage import blocklist_subscriptions as store
 
 COMMANDS: frozenset[str] = frozenset({"blocklist"})

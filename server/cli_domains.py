@@ -1,6 +1,6 @@
 """`kith domain-block add|remove|list|import|export`: instance domain blocks from the shell.
 
-Every change goes through `federation.services.domain_blocks`, so a CLI block has the same
+Every change goes through `server.usecases.domain_blocks`, so a CLI block has the same
 effects and audit entries as one made through the admin API (actor none, reason "cli").
 
 Import and export use Mastodon's CSV: a header
@@ -22,10 +22,10 @@ import io
 import sys
 from typing import Any
 
-from federation.services import domain_blocks as service
-from federation.services.errors import ServiceError
+from federation.errors import ServiceError
 from server.cli_common import CliError, open_pool
 from server.config import Config
+from server.usecases import domain_blocks as service
 from storage import domain_blocks as store
 
 HEADER = [

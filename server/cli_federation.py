@@ -1,6 +1,6 @@
 """`kith federation show|mode|authorized-fetch` and `kith domain-allow add|remove|list`.
 
-Every change goes through `federation.services` (`federation_settings`, `domain_blocks`), so it
+Every change goes through `server.usecases` (`federation_settings`, `domain_blocks`), so it
 has the same effects and audit entries as one made through the admin API (actor none, reason
 "cli"). Allowlist mode with no allowed domain refuses every other server: the CLI says so on
 standard error when it is switched on that way, and when the last allow is removed in it.
@@ -14,11 +14,11 @@ from typing import Any
 
 import asyncpg
 
-from federation.services import domain_blocks as allows
-from federation.services import federation_settings as service
-from federation.services.errors import ServiceError
+from federation.errors import ServiceError
 from server.cli_common import CliError, open_pool
 from server.config import Config
+from server.usecases import domain_blocks as allows
+from server.usecases import federation_settings as service
 from storage import domain_blocks as store
 
 COMMANDS: frozenset[str] = frozenset({"federation", "domain-allow"})

@@ -9,7 +9,7 @@
     kith policy release|discard ID
     kith policy nodeinfo on|off
 
-Every change goes through `federation.policies.admin`, as the admin API's do (actor none, reason
+Every change goes through `server.usecases.policies`, as the admin API's do (actor none, reason
 "cli"). Bad input (an unknown kind, a config its schema refuses, a bad regular expression, an
 unknown id) ends with one line on standard error and exit status 1.
 """
@@ -22,12 +22,12 @@ from typing import Any
 
 import asyncpg
 
-from federation.policies import admin as service
+from federation.errors import ServiceError
 from federation.policies.kinds import KINDS
-from federation.services.errors import ServiceError
 from server.cli_common import CliError, open_pool
 from server.config import Config
 from server.params import parse_id
+from server.usecases import policies as service
 from storage import policies as store
 from storage.pagination import Page
 

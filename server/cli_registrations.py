@@ -1,6 +1,6 @@
 """`kith registrations show|mode MODE|members-may-invite on|off`: who may sign up.
 
-Changes go through `federation.services.invites.change_registrations`, so they are audited like
+Changes go through `server.usecases.invites.change_registrations`, so they are audited like
 the admin API's (`PUT /api/v1/admin/registrations`), with no actor and the reason "cli".
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from federation.services import invites as service
-from federation.services.errors import ServiceError
+from federation.errors import ServiceError
 from server.cli_common import CliError, open_pool
 from server.config import Config
+from server.usecases import invites as service
 from storage.settings import REGISTRATION_MODES
 
 COMMANDS: frozenset[str] = frozenset({"registrations"})

@@ -10,7 +10,7 @@ import logging
 
 from aiohttp import web
 
-from federation.services.errors import ServiceError
+from federation.errors import ServiceError
 from server.json import json_response
 
 log = logging.getLogger(__name__)

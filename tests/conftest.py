@@ -16,9 +16,9 @@ import pytest
 from argon2 import PasswordHasher
 
 from federation import keys
-from federation.services import passwords
 from server.app import create_app
 from server.config import Config
+from server.usecases import passwords
 from storage.embedded import start_embedded
 from storage.migrate import migrate
 from tests.members import create_member

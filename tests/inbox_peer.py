@@ -21,10 +21,10 @@ import pytest
 
 from federation.keycache import KeyCache
 from federation.keys import make_rsa_keypair
-from federation.services.accounts import create_local_account
 from federation.signatures import SigningKey, sign_request
 from server.auth import hash_secret
 from server.state import URLS
+from server.usecases.accounts import create_local_account
 from storage import oauth as oauth_store
 from tests.federation_harness import Instance, Network
 from tests.remote_server import RemoteServer

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from federation.services.accounts import create_local_account
 from federation.urls import LocalUrls
 from server.app import create_app
 from server.config import Config
 from server.state import POOL
+from server.usecases.accounts import create_local_account
 
 PASSWORD = "correct horse battery staple"
 

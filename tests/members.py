@@ -8,9 +8,9 @@ from collections.abc import Iterable
 import asyncpg
 from aiohttp import web
 
-from federation.services.accounts import create_local_account
 from server.auth import hash_secret
 from server.state import POOL, URLS
+from server.usecases.accounts import create_local_account
 from storage import oauth as oauth_store
 
 DEFAULT_SCOPES = ("read", "write", "follow", "push")

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 import pytest
 from mastodon import Mastodon
 
-from federation.services.interactions import reblog
-from federation.services.statuses import create_status
 from server.state import POOL, URLS
+from server.usecases.interactions import reblog
+from server.usecases.statuses import create_status
 from tests.schemas import assert_matches
 
 if TYPE_CHECKING:

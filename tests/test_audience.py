@@ -11,7 +11,7 @@ import pytest
 
 from federation import delivery, outbox
 from federation.render.context import PUBLIC
-from federation.services import follows, interactions, profiles, statuses
+from server.usecases import follows, interactions, profiles, statuses
 from storage import follows as follow_store
 from tests.test_delivery import URLS, add_follow, env, local_member, remote_account
 

@@ -12,8 +12,8 @@ import pytest
 from federation.endpoints import actors
 from federation.fetch import FetchError, fetch_json, fetch_object
 from federation.fetch_gate import GatedRoutes
-from federation.services import domain_blocks, federation_settings
 from federation.signatures import sign_request
+from server.usecases import domain_blocks, federation_settings
 from tests.federation_harness import Instance, Network
 from tests.inbox_peer import Peer, fixture_keypair
 from tests.test_domain_blocks import admin_of

@@ -8,7 +8,7 @@ import sys
 from argon2 import extract_parameters
 
 from federation import keys
-from federation.services import passwords
+from server.usecases import passwords
 
 # OWASP's floor for argon2id: 19 MiB of memory with 2 passes (or more memory with fewer).
 MIN_MEMORY_KIB = 19 * 1024
@@ -28,7 +28,7 @@ def test_a_fresh_process_uses_the_production_hasher_and_new_keys():
     script = (
         "from argon2 import extract_parameters\n"
         "from federation.keys import generate_rsa_keypair\n"
-        "from federation.services.passwords import hash_password\n"
+        "from server.usecases.passwords import hash_password\n"
         "p = extract_parameters(hash_password('correct horse battery'))\n"
         "print(p.memory_cost, p.time_cost, generate_rsa_keypair() != generate_rsa_keypair())\n"
     )

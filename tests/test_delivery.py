@@ -20,13 +20,13 @@ from federation.context import Federation
 from federation.delivery.send import DeliveryFailed
 from federation.http import create_client_session
 from federation.keycache import KeyCache
-from federation.services import follows, statuses
-from federation.services.accounts import create_local_account
-from federation.services.remote_accounts import resolve_acct
+from federation.remote_accounts import resolve_acct
 from federation.signatures import verify_request
 from federation.urls import LocalUrls
 from server.jobs.runner import Worker
 from server.state import URLS as URLS_KEY
+from server.usecases import follows, statuses
+from server.usecases.accounts import create_local_account
 from storage import deliveries as delivery_store
 from storage import follows as follow_store
 from storage.db import create_pool

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from federation.fetch import fetch_object
-from federation.services.accounts import create_local_account
-from federation.services.statuses import create_status
 from federation.version import KITH_VERSION
 from federation.webfinger_client import webfinger
 from server.state import POOL, URLS
+from server.usecases.accounts import create_local_account
+from server.usecases.statuses import create_status
 
 
 async def _json(response, status: int = 200):

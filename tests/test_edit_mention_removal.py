@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from federation.services import remote_accounts
+from federation import remote_accounts
 from tests.federation_harness import Instance, Network
 from tests.inbox_peer import Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
 

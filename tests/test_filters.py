@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from federation.services.follows import follow
-from federation.services.interactions import reblog
-from federation.services.statuses import create_status
 from server.filtering import keyword_pattern
 from server.state import POOL, URLS
+from server.usecases.follows import follow
+from server.usecases.interactions import reblog
+from server.usecases.statuses import create_status
 from tests.schemas import assert_matches
 
 

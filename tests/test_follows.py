@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from federation.services.statuses import create_status
 from server.state import POOL, URLS
+from server.usecases.statuses import create_status
 from tests.schemas import assert_matches
 from tests.test_accounts import next_link, ok
 

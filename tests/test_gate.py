@@ -9,7 +9,7 @@ import pytest
 
 from federation import gate
 from federation.delivery.enqueue import deliver
-from federation.services import domain_blocks as service
+from server.usecases import domain_blocks as service
 from storage import domain_blocks as store
 from storage.db import create_pool
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
+from federation import remote_accounts
 from federation.parse.actors import authority
 from federation.parse.notes import POST_TYPES, audience, parse_note, reference
-from federation.services import remote_accounts
 from storage import follows as follow_store
 from tests.federation_harness import Instance
 from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from federation import remote_accounts
 from federation.keycache import KeyCache
 from federation.parse.actors import parse_actor
-from federation.services import remote_accounts
 from federation.signatures import SignatureError, sign_request, verify_request
 from tests.federation_harness import Instance
 from tests.inbox_peer import Peer, fixture_keypair, kith_fixture, peer_fixture  # noqa: F401

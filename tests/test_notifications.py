@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from federation.services.follows import follow
-from federation.services.interactions import favourite
-from federation.services.statuses import create_status
 from server.state import POOL, URLS
+from server.usecases.follows import follow
+from server.usecases.interactions import favourite
+from server.usecases.statuses import create_status
 from tests.schemas import assert_matches
 
 NOTIFICATIONS = "/api/v1/notifications"

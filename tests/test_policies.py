@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from federation import remote_accounts
+from federation.errors import ServiceError
 from federation.parse.notes import parse_note
-from federation.policies import admin
 from federation.policies.pipeline import Unscreened
-from federation.services import domain_blocks, remote_accounts, remote_statuses
-from federation.services.errors import ServiceError
 from server.state import POOL
+from server.usecases import domain_blocks, remote_statuses
+from server.usecases import policies as admin
 from tests.inbox_peer import PUBLIC, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401
 from tests.members import create_member
 from tests.test_cli import assert_one_line_error, kith_env, run_kith

@@ -9,9 +9,9 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from federation import remote_accounts
 from federation.parse.notes import reference
-from federation.policies import admin
-from federation.services import remote_accounts
+from server.usecases import policies as admin
 from storage import follows as follow_store
 from tests.federation_harness import Instance
 from tests.inbox_peer import kith_fixture, peer_fixture  # noqa: F401 - fixtures

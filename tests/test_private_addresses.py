@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
+from federation import remote_accounts
 from federation.blocklists.fetch import ListFetchError, fetch_list
 from federation.context import Federation
 from federation.fetch import FetchError, fetch_json, fetch_object
@@ -27,7 +28,6 @@ from federation.http import (
     is_public_address,
     refuse_private_literals,
 )
-from federation.services import remote_accounts
 from federation.webfinger_client import webfinger
 from tests.federation_harness import LoopbackResolver
 from tests.remote_server import ACTIVITY_JSON, RemoteServer

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
-from federation.services import passwords
 from server.app import create_app
 from server.config import ConfigError, load_config
 from server.rate_limits import (
@@ -24,6 +23,7 @@ from server.rate_limits import (
     Limit,
 )
 from server.state import POOL
+from server.usecases import passwords
 from tests.members import PASSWORD, create_member
 from tests.test_accounts import SIGN_UP, app_token
 from tests.test_oauth import open_page, password_token, register, submit

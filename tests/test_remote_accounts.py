@@ -12,8 +12,8 @@ import pytest
 from federation.fetch import FetchError
 from federation.parse.actors import parse_actor
 from federation.parse.html import sanitize_html, text_or_html_to_safe_html
-from federation.services.accounts import create_local_account
-from federation.services.remote_accounts import load_key, resolve_acct, resolve_actor
+from federation.remote_accounts import load_key, resolve_acct, resolve_actor
+from server.usecases.accounts import create_local_account
 from tests.remote_server import FIXTURES, RemoteServer, load_fixture
 
 ACTOR_FIXTURES = sorted(

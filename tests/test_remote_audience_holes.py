@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from federation.services import remote_accounts
+from federation import remote_accounts
 from storage import follows as follow_store
 from tests.federation_harness import Instance
 from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures

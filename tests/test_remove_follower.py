@@ -3,9 +3,9 @@ locally (counters, the follower's home feed) and across instances (a Reject of t
 
 from __future__ import annotations
 
-from federation.services.follows import follow
-from federation.services.statuses import create_status
 from server.state import POOL, URLS
+from server.usecases.follows import follow
+from server.usecases.statuses import create_status
 from tests.schemas import assert_matches
 from tests.test_federation_e2e import follow_remote, lookup, relationship, two_instances
 

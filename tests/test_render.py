@@ -15,10 +15,10 @@ from jsonschema import Draft202012Validator
 from federation.render import activities
 from federation.render.context import ACTOR_CONTEXT, AS, NOTE_CONTEXT, PUBLIC
 from federation.render.objects import MentionRef, NoteParts, load_note_parts, render_note
-from federation.services.interactions import reblog
-from federation.services.statuses import create_status, delete_status
 from federation.urls import LocalUrls
 from server.state import POOL, URLS
+from server.usecases.interactions import reblog
+from server.usecases.statuses import create_status, delete_status
 from storage import follows as follow_store
 
 AP = {"Accept": "application/activity+json"}

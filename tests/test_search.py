@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from federation.services.accounts import create_local_account
 from server.auth import hash_secret
+from server.usecases.accounts import create_local_account
 from storage import oauth as oauth_store
 from storage import tags as tag_store
 from tests.remote_server import RemoteServer

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from federation.services.statuses import create_status
 from server.auth import hash_secret
 from server.state import POOL, URLS
+from server.usecases.statuses import create_status
 from storage import oauth as oauth_store
 from tests.schemas import assert_matches
 

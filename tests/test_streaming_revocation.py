@@ -30,7 +30,7 @@ WITHIN = 1.0
 # (`delete`: only rejecting a pending member deletes a local account there) straight to storage.
 MODERATE = """
 import asyncio, sys
-from federation.services import moderation
+from server.usecases import moderation
 from storage import admin_accounts
 from storage.db import create_pool
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from federation.services.follows import follow
-from federation.services.interactions import reblog
-from federation.services.statuses import create_status
 from server.state import POOL, URLS
+from server.usecases.follows import follow
+from server.usecases.interactions import reblog
+from server.usecases.statuses import create_status
 from storage.tags import attach_tags, upsert_tags
 from tests.schemas import assert_matches
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from federation.domains import MAX_COMMENT, SEVERITIES, normalize_domain
-from federation.services.errors import ServiceError
+from federation.errors import ServiceError
 
 _BOOLEANS = {"true": True, "false": False, "": False, "1": True, "0": False}
 

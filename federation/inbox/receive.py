@@ -30,13 +30,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from federation import gate
+from federation import gate, remote_accounts
 from federation.context import Federation
 from federation.fetch import FetchError, fetch_object
 from federation.parse.actors import authority
 from federation.parse.notes import attributed_to, reference
 from federation.parse.schema import MAX_DEPTH, first_error, too_deep
-from federation.services import remote_accounts
 from federation.signatures import SignatureError, claimed_key_ids, verify_request
 from storage import inbox as inbox_store
 from storage import remote_accounts as remote_account_store

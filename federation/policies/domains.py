@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from federation.domains import normalize_domain
+from federation.errors import ServiceError
 from federation.policies import activity as act
 from federation.policies.base import Context, Outcome, PolicyKind, accept, reject, rewrite
-from federation.services.errors import ServiceError
 from storage import policies as store
 
 

@@ -7,7 +7,7 @@ A reject or a hold ends the pipeline. Every decision other than accept is record
 `policy_decisions`; a reject is also written to the audit log (actor NULL, `policy.reject`) in
 the same transaction. A dry-run policy records what it would have done and changes nothing.
 
-It is called at two places: the inbox's dispatch (`federation/inbox/dispatch.py`, before any
+It is called at two places: the inbox's dispatch (`server/inbox/dispatch.py`, before any
 handler runs) and `remote_statuses.store_fetched_note` (an object fetched on its own). To make
 it impossible to store a post around it, the post-writing services call `require_screened`,
 which refuses a post whose id was not screened in the current task (`screened`).

@@ -2,7 +2,7 @@
 following, relationships and follow requests.
 
 Handlers parse and render; what following or editing a profile does lives in
-`federation.services` (shared with the ActivityPub inbox). Accounts that are suspended or await
+`server.usecases` (shared with the ActivityPub inbox). Accounts that are suspended or await
 approval are "Record not found" to everyone, as in Mastodon.
 """
 
@@ -16,17 +16,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from federation import remote_accounts
+from federation.errors import ServiceError
 from federation.fetch import FetchError
-from federation.services import follows, profiles, remote_accounts
-from federation.services.accounts import (
-    EMAIL_RE,
-    RESERVED_USERNAMES,
-    USERNAME_RE,
-    InvalidInvite,
-    create_local_account,
-)
-from federation.services.errors import ServiceError
-from federation.services.passwords import MAX_LENGTH, MIN_LENGTH
 from server import filtering
 from server.auth import authenticated, current, hash_secret, optional_auth, viewer_id
 from server.entities.accounts import render_account, render_credential_account
@@ -38,6 +30,15 @@ from server.pagination import link_header, page_from
 from server.params import Params, parse_id, path_id, read_params
 from server.rate_limits import SIGN_UP_PER_IP, RateLimited, client_address, spend, too_many_requests
 from server.state import FEDERATION, POOL, URLS
+from server.usecases import follows, profiles
+from server.usecases.accounts import (
+    EMAIL_RE,
+    RESERVED_USERNAMES,
+    USERNAME_RE,
+    InvalidInvite,
+    create_local_account,
+)
+from server.usecases.passwords import MAX_LENGTH, MIN_LENGTH
 from storage import accounts as account_store
 from storage import follows as follow_store
 from storage import notifications

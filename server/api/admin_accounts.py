@@ -1,13 +1,12 @@
 """Mastodon's admin accounts API (v1): staff list, inspect and moderate accounts.
 
-Every change goes through `federation.services.moderation`, which writes the audit record.
+Every change goes through `server.usecases.moderation`, which writes the audit record.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from federation.services import moderation
 from server.auth import authenticated, current
 from server.entities.admin import render_admin_account
 from server.errors import not_found, unprocessable
@@ -15,6 +14,7 @@ from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, path_id, read_params
 from server.state import POOL, URLS
+from server.usecases import moderation
 from storage import admin_accounts as store
 from storage.admin_accounts import AccountFilter
 from storage.pagination import Page

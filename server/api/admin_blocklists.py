@@ -17,8 +17,6 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from federation.blocklists import refresh
-from federation.blocklists import subscriptions as service
 from federation.context import FEDERATION
 from federation.domains import SEVERITIES
 from server.api.admin_domains import admin_account
@@ -28,6 +26,8 @@ from server.errors import ApiError, not_found
 from server.json import json_response
 from server.params import Params, path_id, read_params
 from server.state import POOL
+from server.usecases.blocklists import refresh
+from server.usecases.blocklists import subscriptions as service
 from storage import blocklist_subscriptions as store
 
 routes = web.RouteTableDef()

@@ -22,13 +22,13 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from federation.services import domain_blocks as service
 from server.auth import authenticated, current
 from server.entities.common import iso
 from server.errors import ApiError, not_found
 from server.json import json_response
 from server.params import Params, path_id, read_params
 from server.state import POOL
+from server.usecases import domain_blocks as service
 from storage import domain_blocks as store
 
 routes = web.RouteTableDef()

@@ -4,7 +4,7 @@
 Mastodon sets both in its environment (LIMITED_FEDERATION_MODE, AUTHORIZED_FETCH); Kith keeps
 them in `instance_settings` so an admin can change them at run time. Admins only (a moderator
 gets 403, as for domain allows); every change is audited by
-`federation/services/federation_settings.py`. `authorized_fetch` is the setting as stored;
+`server/usecases/federation_settings.py`. `authorized_fetch` is the setting as stored;
 `authorized_fetch_effective` says whether it is in force (allowlist mode implies it), and
 `domain_allows` how many domains the allowlist admits.
 """
@@ -15,12 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from federation.services import federation_settings as service
 from server.auth import authenticated, current
 from server.errors import ApiError
 from server.json import json_response
 from server.params import read_params
 from server.state import POOL
+from server.usecases import federation_settings as service
 
 routes = web.RouteTableDef()
 

@@ -21,7 +21,6 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from federation.policies import admin as service
 from server.api.admin_domains import admin_account
 from server.auth import authenticated
 from server.entities.common import iso
@@ -30,6 +29,7 @@ from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, path_id, read_params
 from server.state import POOL
+from server.usecases import policies as service
 from storage import policies as store
 
 routes = web.RouteTableDef()

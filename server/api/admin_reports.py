@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from federation.services import reports
 from server.auth import authenticated, current
 from server.entities.admin import render_admin_reports
 from server.errors import not_found
@@ -12,6 +11,7 @@ from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import path_id, read_params
 from server.state import POOL, URLS
+from server.usecases import reports
 from storage import reports as store
 
 routes = web.RouteTableDef()

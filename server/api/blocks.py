@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from federation.services import blocks
 from server.auth import authenticated, current
 from server.entities.accounts import render_account
 from server.entities.relationships import render_relationship
@@ -13,6 +12,7 @@ from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import path_id, read_params
 from server.state import POOL, URLS
+from server.usecases import blocks
 from storage import blocks as block_store
 from storage import follows as follow_store
 

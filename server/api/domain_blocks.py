@@ -1,18 +1,18 @@
 """A member's own domain blocks: Mastodon's `/api/v1/domain_blocks` (list, block, unblock).
 
-What a block does lives in `federation.services.account_domain_blocks`.
+What a block does lives in `server.usecases.account_domain_blocks`.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from federation.services import account_domain_blocks as service
 from server.auth import authenticated, current
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import read_params
 from server.state import POOL
+from server.usecases import account_domain_blocks as service
 from storage import account_domain_blocks as store
 
 routes = web.RouteTableDef()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from federation.services.follows import remove_follower
 from server.auth import authenticated, current
 from server.entities.relationships import render_relationship
 from server.errors import not_found
 from server.json import json_response
 from server.params import path_id
 from server.state import POOL
+from server.usecases.follows import remove_follower
 from storage import accounts as account_store
 from storage import follows as follow_store
 

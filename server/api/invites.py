@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from federation.services import invites as service
 from server.auth import authenticated, current
 from server.entities.invites import render_invite
 from server.errors import ApiError
@@ -18,6 +17,7 @@ from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, path_id, read_params
 from server.state import POOL, URLS
+from server.usecases import invites as service
 from storage import invites as store
 
 routes = web.RouteTableDef()

@@ -22,7 +22,6 @@ from urllib.parse import unquote_plus, urlencode
 import asyncpg
 from aiohttp import web
 
-from federation.services.passwords import hash_password, verify_password
 from server.api.apps import OOB_URI
 from server.auth import hash_secret
 from server.errors import ApiError
@@ -31,6 +30,7 @@ from server.params import Params, read_params
 from server.rate_limits import RateLimited, spend_sign_in, take_back, too_many_requests
 from server.scopes import ALL_SCOPES, covers, parse_scopes
 from server.state import CONFIG, POOL
+from server.usecases.passwords import hash_password, verify_password
 from storage import accounts as account_store
 from storage import oauth as oauth_store
 from web.render import render, render_message

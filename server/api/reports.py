@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from federation.services import reports
 from server.auth import authenticated, current
 from server.entities.accounts import render_account
 from server.entities.reports import render_report
@@ -13,6 +12,7 @@ from server.json import json_response
 from server.params import parse_id, read_params
 from server.rate_limits import REPORTS_PER_ACCOUNT, RateLimited, spend, too_many_requests
 from server.state import POOL, URLS
+from server.usecases import reports
 from storage import accounts as account_store
 
 routes = web.RouteTableDef()

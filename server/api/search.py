@@ -16,9 +16,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from federation import remote_accounts
 from federation.fetch import FetchError
-from federation.services import remote_accounts
-from federation.services.resolve import Resolved, known_url, resolve_url
 from server.auth import optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.statuses import render_statuses
@@ -26,6 +25,7 @@ from server.errors import ApiError
 from server.json import json_response
 from server.params import read_params
 from server.state import FEDERATION, POOL, URLS
+from server.usecases.resolve import Resolved, known_url, resolve_url
 from storage import accounts as account_store
 from storage import search as search_store
 from storage import statuses as status_store

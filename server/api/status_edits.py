@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from federation.services.status_edits import edit_status, version_history
 from server.auth import authenticated, current, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.common import iso
@@ -13,6 +12,7 @@ from server.errors import not_found, unprocessable
 from server.json import json_response
 from server.params import path_id, read_params
 from server.state import POOL, URLS
+from server.usecases.status_edits import edit_status, version_history
 from storage import accounts as account_store
 from storage import statuses as status_store
 

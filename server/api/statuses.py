@@ -1,6 +1,6 @@
 """Statuses (`/api/v1/statuses`): posting, reading, deleting, threads, favourites and boosts.
 
-Handlers turn requests into service calls (`federation.services.statuses` and `.interactions`)
+Handlers turn requests into service calls (`server.usecases.statuses` and `.interactions`)
 and render the results; every rule about statuses lives in the services. A status the viewer may
 not read is "not found", never "forbidden", so that its existence is not revealed.
 """
@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from federation.services import interactions
-from federation.services.statuses import REPLY_NOT_FOUND, create_status, delete_status
 from server import filtering
 from server.auth import authenticated, current, optional_auth, viewer_id
 from server.entities.accounts import render_account
@@ -21,6 +19,8 @@ from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, parse_id, path_id, read_params
 from server.state import POOL, URLS
+from server.usecases import interactions
+from server.usecases.statuses import REPLY_NOT_FOUND, create_status, delete_status
 from storage import accounts as account_store
 from storage import statuses as status_store
 

@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from federation import blocklists, delivery, inbox
+from federation import delivery
 from federation.context import Federation
 from federation.urls import LocalUrls
+from server import inbox
 from server.composition import open_database, open_federation
 from server.config import Config
 from server.jobs.runner import Worker
 from server.state import FEDERATION
+from server.usecases import blocklists
 from storage.job_handlers import Registry
 
 log = logging.getLogger(__name__)

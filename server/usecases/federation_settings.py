@@ -1,0 +1,58 @@
+"""How this instance federates: open or allowlist mode, and authorized fetch.
+
+Both are `instance_settings` rows read on every request by `federation.gate` (the mode) and
+`federation.fetch_gate` (both), so a change applies at once in every process. Each change is
+written with its audit entry in one transaction, by the admin API and the CLI alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from federation.errors import invalid
+from server.usecases.instance_settings import write_changes
+from storage import domain_blocks as domain_store
+from storage import settings
+
+MODES = settings.FEDERATION_MODES
+
+
+@dataclass(frozen=True)
+class FederationSettings:
+    mode: str
+    authorized_fetch: bool
+    allows: int  # how many domains are allowed (allowlist mode with none cuts everyone off)
+
+    @property
+    def authorized_fetch_effective(self) -> bool:
+        """Allowlist mode implies authorized fetch, as Mastodon's limited federation mode does."""
+        return self.authorized_fetch or self.mode == "allowlist"
+
+
+async def current(db: asyncpg.Pool | asyncpg.Connection) -> FederationSettings:
+    mode, authorized_fetch = await settings.federation_settings(db)
+    allows = len(await domain_store.list_allows(db))
+    return FederationSettings(mode, authorized_fetch, allows)
+
+
+async def change(
+    pool: asyncpg.Pool,
+    *,
+    mode: str | None = None,
+    authorized_fetch: bool | None = None,
+    actor_id: int | None,
+    reason: str = "",
+) -> FederationSettings:
+    """Set the mode and/or authorized fetch; each setting that changes is audited."""
+    if mode is not None and mode not in MODES:
+        raise invalid(f"Mode must be one of {', '.join(MODES)}")
+    async with pool.acquire() as conn, conn.transaction():
+        before = await current(conn)
+        changes = {
+            "federation_mode": (before.mode, mode),
+            "authorized_fetch": (before.authorized_fetch, authorized_fetch),
+        }
+        await write_changes(conn, changes, actor_id=actor_id, reason=reason)
+        return await current(conn)
