@@ -17,7 +17,7 @@ _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
 
 def normalize_domain(text: str) -> str:
-    """`text` as a lower-case ASCII host name; `ServiceError` 422 when it is not one."""
+    """`text` as a lower-case ASCII host name; `KithError` 422 when it is not one."""
     domain = text.strip().lower().rstrip(".")
     try:
         domain = domain.encode("idna").decode("ascii")

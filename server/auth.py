@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from server.errors import ApiError
+from federation.errors import KithError
 from server.scopes import covers
 from server.state import POOL
 from storage import oauth as oauth_store
@@ -57,12 +57,12 @@ async def resolve_auth(request: web.Request) -> Auth | None:
     if token is not None:
         row = await oauth_store.get_active_token(request.app[POOL], hash_secret(token))
         if row is None:
-            raise ApiError(401, "The access token is invalid")
+            raise KithError(401, "The access token is invalid")
         if row["user_id"] is not None:
             if row["disabled"] or row["suspended_at"] is not None:
-                raise ApiError(403, "Your login is currently disabled")
+                raise KithError(403, "Your login is currently disabled")
             if not row["approved"]:
-                raise ApiError(403, "Your login is currently pending approval")
+                raise KithError(403, "Your login is currently pending approval")
         auth = Auth(
             token_id=row["id"],
             application_id=row["application_id"],
@@ -77,7 +77,7 @@ async def resolve_auth(request: web.Request) -> Auth | None:
 
 def _check_scope(auth: Auth, scope: str | None) -> None:
     if scope is not None and not covers(auth.scopes, scope):
-        raise ApiError(403, "This action is outside the authorized scopes")
+        raise KithError(403, "This action is outside the authorized scopes")
 
 
 def authenticated(scope: str | None, *, user: bool = True, staff: bool = False):
@@ -88,12 +88,12 @@ def authenticated(scope: str | None, *, user: bool = True, staff: bool = False):
         async def wrapper(request: web.Request):
             auth = await resolve_auth(request)
             if auth is None:
-                raise ApiError(401, "The access token is invalid")
+                raise KithError(401, "The access token is invalid")
             if user and auth.account_id is None:
-                raise ApiError(422, "This method requires an authenticated user")
+                raise KithError(422, "This method requires an authenticated user")
             _check_scope(auth, scope)
             if staff and not auth.is_staff:
-                raise ApiError(403, "This action is not allowed")
+                raise KithError(403, "This action is not allowed")
             return await handler(request)
 
         return wrapper
@@ -121,7 +121,7 @@ def current(request: web.Request) -> Auth:
     """The resolved auth of a handler wrapped in `@authenticated`."""
     auth = request.get(AUTH)
     if auth is None:
-        raise ApiError(401, "The access token is invalid")
+        raise KithError(401, "The access token is invalid")
     return auth
 
 

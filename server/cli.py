@@ -18,7 +18,7 @@ from typing import Any
 import uvloop
 from aiohttp import web
 
-from federation.errors import ServiceError
+from federation.errors import KithError
 from federation.urls import LocalUrls
 from server import cli_blocklists, cli_federation, cli_policies, cli_registrations
 from server.app import create_app
@@ -96,7 +96,7 @@ async def _user_create(config: Config, args: argparse.Namespace) -> None:
                 role=role,
                 allow_reserved=True,
             )
-        except ServiceError as exc:
+        except KithError as exc:
             raise CliError(exc.message.removeprefix("Validation failed: ")) from None
     print(f"created @{args.username}@{config.domain} ({role})")
     if not args.password_stdin:

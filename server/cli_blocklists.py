@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from federation.context import Federation
-from federation.errors import ServiceError
+from federation.errors import KithError
 from federation.urls import LocalUrls
 from server.cli_common import CliError, open_pool
 from server.composition import open_federation
@@ -65,7 +65,7 @@ async def run(config: Config, args: argparse.Namespace) -> None:
     async with open_pool(config) as pool:
         try:
             await _run(config, pool, args)
-        except ServiceError as exc:
+        except KithError as exc:
             if exc.status == 404 and hasattr(args, "change_id"):
                 raise CliError(f"no change {args.change_id} in subscription {args.id}") from None
             if exc.status == 404:

@@ -22,7 +22,7 @@ import io
 import sys
 from typing import Any
 
-from federation.errors import ServiceError
+from federation.errors import KithError
 from server.cli_common import CliError, open_pool
 from server.config import Config
 from server.usecases import domain_blocks as service
@@ -78,7 +78,7 @@ async def _run(pool: Any, args: argparse.Namespace) -> None:
             await _import(pool, _read(args.file))
         elif args.domain_command == "export":
             sys.stdout.write(export_csv(await store.list_blocks(pool)))
-    except ServiceError as exc:
+    except KithError as exc:
         raise CliError(exc.message.removeprefix("Validation failed: ")) from None
 
 
@@ -191,7 +191,7 @@ async def _import(pool: Any, text: str) -> None:
     for number, domain, fields in entries:
         try:
             outcome = await service.upsert_block(pool, domain, fields, actor_id=None, reason=REASON)
-        except ServiceError as exc:
+        except KithError as exc:
             bad.append((number, f"{domain}: {exc.message.removeprefix('Validation failed: ')}"))
             continue
         counts[outcome] += 1

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from federation.errors import ServiceError
+from federation.errors import KithError
 from server.cli_common import CliError, open_pool
 from server.config import Config
 from server.usecases import domain_blocks as allows
@@ -58,7 +58,7 @@ async def run(config: Config, args: argparse.Namespace) -> None:
                 await _federation(pool, args)
             else:
                 await _domain_allow(pool, args)
-        except ServiceError as exc:
+        except KithError as exc:
             raise CliError(exc.message.removeprefix("Validation failed: ")) from None
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from federation.errors import ServiceError
+from federation.errors import KithError
 from federation.policies.kinds import KINDS
 from server.cli_common import CliError, open_pool
 from server.config import Config
@@ -70,7 +70,7 @@ async def run(config: Config, args: argparse.Namespace) -> None:
     async with open_pool(config) as pool:
         try:
             await _run(pool, args)
-        except ServiceError as exc:
+        except KithError as exc:
             raise CliError(exc.message.removeprefix("Validation failed: ")) from None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from federation.errors import ServiceError
+from federation.errors import KithError
 from server.cli_common import CliError, open_pool
 from server.config import Config
 from server.usecases import invites as service
@@ -44,7 +44,7 @@ async def run(config: Config, args: argparse.Namespace) -> None:
                 )
             else:
                 current = await service.registration_settings(pool)
-        except ServiceError as exc:
+        except KithError as exc:
             raise CliError(exc.message) from None
     invite = "on" if current["members_may_invite"] else "off"
     print(f"mode: {current['mode']}\nmembers may invite: {invite}")

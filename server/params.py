@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import web
 
+from federation.errors import KithError
 from federation.excerpt import excerpt
-from server.errors import ApiError
 from server.json import MAX_BODY_BYTES
 
 _TRUE = {"1", "true", "on", "yes", "t"}
@@ -44,7 +44,7 @@ def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
         nxt = None if last else parts[index + 1]
         if part == "":
             # `name[]` appends to a list held by the parent.
-            raise ApiError(400, f"Malformed parameter name {excerpt(key)}")
+            raise KithError(400, f"Malformed parameter name {excerpt(key)}")
         if last:
             if isinstance(node, dict):
                 if nxt is None and key.endswith("[]"):
@@ -85,15 +85,15 @@ class Params:
         if isinstance(value, bool | int | float):
             value = str(value).lower() if isinstance(value, bool) else str(value)
         if not isinstance(value, str):
-            raise ApiError(422, f"Validation failed: {name} must be a string")
+            raise KithError(422, f"Validation failed: {name} must be a string")
         if max_length is not None and len(value) > max_length:
-            raise ApiError(422, f"Validation failed: {name} is too long (max {max_length})")
+            raise KithError(422, f"Validation failed: {name} is too long (max {max_length})")
         return value
 
     def required_str(self, name: str, *, max_length: int | None = None) -> str:
         value = self.str(name, max_length=max_length)
         if value is None or value == "":
-            raise ApiError(422, f"Validation failed: {name} can't be blank")
+            raise KithError(422, f"Validation failed: {name} can't be blank")
         return value
 
     def bool(self, name: str, default: bool | None = None):
@@ -106,7 +106,7 @@ class Params:
             return value != 0
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise ApiError(422, f"Validation failed: {name} must be a boolean")
+        raise KithError(422, f"Validation failed: {name} must be a boolean")
 
     def int(self, name: str, default: int | None = None, *, minimum=None, maximum=None):
         """A whole number, clamped to `minimum`/`maximum` when given (as Mastodon does with
@@ -120,7 +120,7 @@ class Params:
         if maximum is not None:
             number = min(number, maximum)
         if not MIN_BIGINT <= number <= MAX_BIGINT:
-            raise ApiError(422, f"Validation failed: {name} is out of range")
+            raise KithError(422, f"Validation failed: {name} is out of range")
         return number
 
     def duration(self, name: str) -> timedelta | None:
@@ -132,7 +132,7 @@ class Params:
             return None
         if not 0 < seconds <= MAX_DURATION.total_seconds():
             limit = int(MAX_DURATION.total_seconds())
-            raise ApiError(422, f"Validation failed: {name} must be between 0 and {limit} seconds")
+            raise KithError(422, f"Validation failed: {name} must be between 0 and {limit} seconds")
         return timedelta(seconds=seconds)
 
     def url(self, name: str, *, max_length: int) -> str | None:
@@ -147,7 +147,7 @@ class Params:
         except ValueError:
             valid = False
         if not valid:
-            raise ApiError(422, f"Validation failed: {name} is not an http(s) URL")
+            raise KithError(422, f"Validation failed: {name} is not an http(s) URL")
         return value
 
     def id(self, name: str) -> int | None:
@@ -174,7 +174,7 @@ class Params:
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise ApiError(422, f"Validation failed: {name} must be an object")
+            raise KithError(422, f"Validation failed: {name} must be an object")
         return value
 
 
@@ -189,7 +189,7 @@ def _integer(name: str, value: Any) -> int:
             return int(value)
         except ValueError:
             pass
-    raise ApiError(422, f"Validation failed: {name} must be an integer")
+    raise KithError(422, f"Validation failed: {name} must be an integer")
 
 
 def parse_id(value: Any) -> int | None:
@@ -206,7 +206,7 @@ def _reject_nul(value: Any) -> None:
     """PostgreSQL text cannot hold NUL; refuse it here rather than fail in a query."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise ApiError(400, "Request parameters must not contain NUL characters")
+            raise KithError(400, "Request parameters must not contain NUL characters")
     elif isinstance(value, dict):
         for key, item in value.items():
             _reject_nul(key)
@@ -220,7 +220,7 @@ def path_id(request: web.Request, name: str = "id") -> int:
     """The snowflake in the path; anything that cannot be one is "not found"."""
     value = parse_id(request.match_info[name])
     if value is None:
-        raise ApiError(404, "Record not found")
+        raise KithError(404, "Record not found")
     return value
 
 
@@ -231,7 +231,7 @@ async def read_params(request: web.Request) -> Params:
         _set_nested(data, key, value)
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.can_read_body:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            raise ApiError(413, "Request entity too large")
+            raise KithError(413, "Request entity too large")
         ctype = request.content_type
         if ctype == "application/json":
             raw = await request.read()
@@ -239,21 +239,23 @@ async def read_params(request: web.Request) -> Params:
                 try:
                     body = orjson.loads(raw)
                 except orjson.JSONDecodeError:
-                    raise ApiError(400, "Error occurred while parsing request parameters") from None
+                    raise KithError(
+                        400, "Error occurred while parsing request parameters"
+                    ) from None
                 if not isinstance(body, dict):
-                    raise ApiError(400, "Request body must be a JSON object")
+                    raise KithError(400, "Request body must be a JSON object")
                 data.update(body)
         elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             try:
                 form = await request.post()
             except ValueError:
-                raise ApiError(400, "Error occurred while parsing request parameters") from None
+                raise KithError(400, "Error occurred while parsing request parameters") from None
             for key, value in form.items():
                 if isinstance(value, str):
                     _set_nested(data, key, value)
                 else:
                     data[key] = value  # an uploaded file
         elif ctype not in ("", "application/octet-stream", "text/plain"):
-            raise ApiError(415, f"Unsupported content type {excerpt(ctype)}")
+            raise KithError(415, f"Unsupported content type {excerpt(ctype)}")
     _reject_nul(data)
     return Params(data)

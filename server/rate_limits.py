@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 import asyncpg
 from aiohttp import web
 
-from server.json import json_response
+from federation.errors import KithError
 from server.state import CONFIG, POOL
 from storage import rate_limits as store
 
@@ -52,11 +52,17 @@ SIGN_UP_PER_IP = Limit("sign_up/ip", 10, timedelta(minutes=30))
 REPORTS_PER_ACCOUNT = Limit("reports/account", 400, timedelta(days=1))
 
 
-class RateLimited(Exception):
-    """A limit is used up; try again in `retry_after` seconds."""
+class RateLimited(KithError):
+    """A limit is used up; try again in `retry_after` seconds. The client API renders it as is
+    (429, Mastodon's message, `Retry-After`); the sign-in page catches it to answer in HTML."""
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"rate limited for {retry_after} s")
+        super().__init__(
+            429,
+            TOO_MANY_REQUESTS,
+            description=f"Try again in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+        )
         self.retry_after = retry_after
 
 
@@ -116,15 +122,3 @@ async def spend_sign_in(request: web.Request, login: str) -> list[Hit]:
     by_address = await spend(pool, LOGIN_PER_IP, client_address(request))
     by_name = await spend(pool, LOGIN_PER_NAME, _login_key(login))
     return [by_address, by_name]
-
-
-def too_many_requests(exc: RateLimited) -> web.Response:
-    """The API's 429: Mastodon's error message, and when to try again."""
-    return json_response(
-        {
-            "error": TOO_MANY_REQUESTS,
-            "error_description": f"Try again in {exc.retry_after} seconds.",
-        },
-        status=429,
-        headers={"Retry-After": str(exc.retry_after)},
-    )

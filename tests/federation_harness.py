@@ -92,7 +92,9 @@ class Network:
         name = f"test_{uuid.uuid4().hex[:16]}"
         admin = await asyncpg.connect(self.server_dsn)
         try:
-            await admin.execute(f"CREATE DATABASE {name} TEMPLATE {self.template}")
+            await admin.execute(
+                f"CREATE DATABASE {name} TEMPLATE {self.template} STRATEGY FILE_COPY"
+            )
         finally:
             await admin.close()
         self._databases.append(name)

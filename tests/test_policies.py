@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from federation import remote_accounts
-from federation.errors import ServiceError
+from federation.errors import KithError
 from federation.parse.notes import parse_note
 from federation.policies.pipeline import Unscreened
 from server.state import POOL
@@ -458,5 +458,5 @@ async def test_cli_bad_input_is_one_line(tmp_path: Path, db_dsn: str, args, need
 
 
 def test_service_errors_name_the_problem():
-    with pytest.raises(ServiceError, match="unknown policy kind"):
+    with pytest.raises(KithError, match="unknown policy kind"):
         admin.check_config("nope", {})

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from federation.domains import MAX_COMMENT, SEVERITIES, normalize_domain
-from federation.errors import ServiceError
+from federation.errors import KithError
 
 _BOOLEANS = {"true": True, "false": False, "": False, "1": True, "0": False}
 
@@ -44,7 +44,7 @@ class ParsedList:
             return
         try:
             name = normalize_domain(domain)
-        except ServiceError:
+        except KithError:
             self.invalid += 1
             return
         if fields.get("severity") not in SEVERITIES:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from federation.domains import normalize_domain
-from federation.errors import ServiceError
+from federation.errors import KithError
 from federation.policies import activity as act
 from federation.policies.base import Context, Outcome, PolicyKind, accept, reject, rewrite
 from storage import policies as store
@@ -23,7 +23,7 @@ def _check(config: dict[str, Any]) -> None:
     for domain in config["domains"]:
         try:
             normalize_domain(domain)
-        except ServiceError:
+        except KithError:
             raise ValueError(f"{domain!r} is not a valid domain name") from None
 
 

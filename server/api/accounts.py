@@ -17,18 +17,17 @@ import asyncpg
 from aiohttp import web
 
 from federation import remote_accounts
-from federation.errors import ServiceError
+from federation.errors import KithError, not_found
 from federation.fetch import FetchError
 from server import filtering
 from server.auth import authenticated, current, hash_secret, optional_auth, viewer_id
 from server.entities.accounts import render_account, render_credential_account
 from server.entities.relationships import render_relationship
 from server.entities.statuses import render_statuses
-from server.errors import ApiError, not_found
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, parse_id, path_id, read_params
-from server.rate_limits import SIGN_UP_PER_IP, RateLimited, client_address, spend, too_many_requests
+from server.rate_limits import SIGN_UP_PER_IP, client_address, spend
 from server.state import FEDERATION, POOL, URLS
 from server.usecases import follows, profiles
 from server.usecases.accounts import (
@@ -107,7 +106,7 @@ def _accounts_response(request: web.Request, rows: list[asyncpg.Record]) -> web.
 def _strings(params: Params, name: str) -> list[str]:
     values = params.list(name)
     if not all(isinstance(value, str) for value in values):
-        raise ApiError(422, f"Validation failed: {name} must be a list of strings")
+        raise KithError(422, f"Validation failed: {name} must be a list of strings")
     return values
 
 
@@ -127,7 +126,7 @@ def _field_pairs(params: Params) -> list[tuple[str, str]] | None:
     pairs = []
     for item in params.list("fields_attributes"):
         if not isinstance(item, dict):
-            raise ApiError(422, "Validation failed: fields_attributes must hold objects")
+            raise KithError(422, "Validation failed: fields_attributes must hold objects")
         field = Params(item)
         pairs.append((field.str("name") or "", field.str("value") or ""))
     return pairs
@@ -423,11 +422,8 @@ async def register(request: web.Request) -> web.Response:
     pool, auth = request.app[POOL], current(request)
     mode = await registrations_mode(pool)
     if mode == "closed":
-        raise ApiError(403, "This action is not allowed")
-    try:
-        await spend(pool, SIGN_UP_PER_IP, client_address(request))
-    except RateLimited as exc:
-        return too_many_requests(exc)
+        raise KithError(403, "This action is not allowed")
+    await spend(pool, SIGN_UP_PER_IP, client_address(request))
     params = await read_params(request)
     errors = await _registration_errors(pool, params)
     invite_code = params.str("invite_code", max_length=INVITE_CODE_MAX) or None
@@ -452,7 +448,7 @@ async def register(request: web.Request) -> web.Response:
     except InvalidInvite:
         errors.add("invite_code", "ERR_INVALID", "is invalid")
         return errors.response()
-    except ServiceError as exc:  # lost a race for the username or e-mail
+    except KithError as exc:  # lost a race for the username or e-mail
         return json_response({"error": exc.message}, status=exc.status)
 
     app = (

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.errors import invalid, not_found
 from server.auth import authenticated, current
 from server.entities.admin import render_admin_account
-from server.errors import not_found, unprocessable
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, path_id, read_params
@@ -46,11 +46,11 @@ def _filters_v2(params: Params) -> AccountFilter:
     status = params.str("status", max_length=20)
     permissions = params.str("permissions", max_length=20)
     if origin not in (None, "", "local", "remote"):
-        raise unprocessable("origin must be local or remote")
+        raise invalid("origin must be local or remote")
     if status not in (None, "", *_STATUSES):
-        raise unprocessable(f"status must be one of {', '.join(_STATUSES)}")
+        raise invalid(f"status must be one of {', '.join(_STATUSES)}")
     if permissions not in (None, "", "staff"):
-        raise unprocessable("permissions must be staff")
+        raise invalid("permissions must be staff")
     invited_by = params.id("invited_by")
     if params.str("invited_by") and invited_by is None:
         invited_by = 0  # not an id, so nobody invited anyone with it
@@ -129,7 +129,7 @@ async def action(request: web.Request) -> web.Response:
     params = await read_params(request)
     kind = params.str("type", "none")
     if kind not in moderation.ACTION_TYPES:
-        raise unprocessable(f"type must be one of {', '.join(moderation.ACTION_TYPES)}")
+        raise invalid(f"type must be one of {', '.join(moderation.ACTION_TYPES)}")
     report_id = params.id("report_id")
     if "report_id" in params and report_id is None:
         raise not_found()

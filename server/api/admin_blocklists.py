@@ -19,10 +19,10 @@ from aiohttp import web
 
 from federation.context import FEDERATION
 from federation.domains import SEVERITIES
+from federation.errors import KithError, not_found
 from server.api.admin_domains import admin_account
 from server.auth import authenticated
 from server.entities.common import iso
-from server.errors import ApiError, not_found
 from server.json import json_response
 from server.params import Params, path_id, read_params
 from server.state import POOL
@@ -135,7 +135,7 @@ async def update(request: web.Request) -> web.Response:
     actor_id = admin_account(request)
     params = await read_params(request)
     if "url" in params:
-        raise ApiError(422, "Validation failed: URL cannot be changed; subscribe to the new one")
+        raise KithError(422, "Validation failed: URL cannot be changed; subscribe to the new one")
     row = await service.update(
         request.app[POOL], path_id(request), _settings(params), actor_id=actor_id
     )

@@ -22,9 +22,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from federation.errors import KithError, not_found
 from server.auth import authenticated, current
 from server.entities.common import iso
-from server.errors import ApiError, not_found
 from server.json import json_response
 from server.params import Params, path_id, read_params
 from server.state import POOL
@@ -38,7 +38,7 @@ def admin_account(request: web.Request) -> int:
     """The acting admin's account id; 403 for moderators."""
     auth = current(request)
     if auth.role != "admin":
-        raise ApiError(403, "This action is not allowed")
+        raise KithError(403, "This action is not allowed")
     return auth.account_id
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from federation.errors import KithError
 from server.auth import authenticated, current
-from server.errors import ApiError
 from server.json import json_response
 from server.params import read_params
 from server.state import POOL
@@ -29,7 +29,7 @@ def admin_account(request: web.Request) -> int:
     """The acting admin's account id; 403 for moderators."""
     auth = current(request)
     if auth.role != "admin":
-        raise ApiError(403, "This action is not allowed")
+        raise KithError(403, "This action is not allowed")
     return auth.account_id
 
 
@@ -57,7 +57,7 @@ async def update(request: web.Request) -> web.Response:
     mode = params.str("mode", max_length=20)
     authorized_fetch = params.bool("authorized_fetch")
     if mode is None and authorized_fetch is None:
-        raise ApiError(422, "Validation failed: mode or authorized_fetch must be given")
+        raise KithError(422, "Validation failed: mode or authorized_fetch must be given")
     updated = await service.change(
         request.app[POOL], mode=mode, authorized_fetch=authorized_fetch, actor_id=actor_id
     )

@@ -21,10 +21,10 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from federation.errors import KithError, not_found
 from server.api.admin_domains import admin_account
 from server.auth import authenticated
 from server.entities.common import iso
-from server.errors import ApiError, not_found
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, path_id, read_params
@@ -88,9 +88,9 @@ def _config(params: Params) -> Any:
         try:
             value = orjson.loads(value)
         except orjson.JSONDecodeError:
-            raise ApiError(422, "Validation failed: config is not valid JSON") from None
+            raise KithError(422, "Validation failed: config is not valid JSON") from None
     if not isinstance(value, dict):
-        raise ApiError(422, "Validation failed: config must be a JSON object")
+        raise KithError(422, "Validation failed: config must be a JSON object")
     return value
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.errors import not_found
 from server.auth import authenticated, current
 from server.entities.admin import render_admin_reports
-from server.errors import not_found
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import path_id, read_params

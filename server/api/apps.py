@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import asyncpg
 from aiohttp import web
 
+from federation.errors import invalid, not_found
 from server.auth import authenticated, current, hash_secret
-from server.errors import not_found, unprocessable
 from server.json import json_response
 from server.params import Params, read_params
 from server.scopes import parse_scopes
@@ -50,14 +50,14 @@ def _redirect_uris(params: Params) -> list[str]:
     uris: list[str] = []
     for item in params.list("redirect_uris"):
         if not isinstance(item, str):
-            raise unprocessable("Redirect URI must be an absolute URI.")
+            raise invalid("Redirect URI must be an absolute URI.")
         for uri in item.split():
             if uri not in uris:
                 uris.append(uri)
     if not uris:
-        raise unprocessable("Redirect URI can't be blank")
+        raise invalid("Redirect URI can't be blank")
     if not all(_valid_redirect_uri(uri) for uri in uris):
-        raise unprocessable("Redirect URI must be an absolute URI.")
+        raise invalid("Redirect URI must be an absolute URI.")
     return uris
 
 
@@ -80,11 +80,11 @@ async def create_app(request: web.Request) -> web.Response:
     redirect_uris = _redirect_uris(params)
     raw_scopes = params.raw("scopes")
     if raw_scopes is not None and not isinstance(raw_scopes, str | list):
-        raise unprocessable("Scopes doesn't match configured on the server.")
+        raise invalid("Scopes doesn't match configured on the server.")
     try:
         scopes = parse_scopes(raw_scopes)
     except ValueError:
-        raise unprocessable("Scopes doesn't match configured on the server.") from None
+        raise invalid("Scopes doesn't match configured on the server.") from None
     website = params.url("website", max_length=MAX_URI_LENGTH)
 
     client_id = secrets.token_urlsafe(32)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.errors import not_found
 from server.auth import authenticated, current
 from server.entities.accounts import render_account
 from server.entities.relationships import render_relationship
-from server.errors import not_found
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import path_id, read_params

@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from federation.errors import invalid, not_found
 from federation.excerpt import excerpt
 from server.auth import authenticated, current
-from server.errors import not_found, unprocessable
 from server.filtering import (
     ACTIONS,
     CONTEXTS,
@@ -57,17 +57,17 @@ async def _filter_response(request: web.Request, row: asyncpg.Record) -> web.Res
 def _context(params: Params) -> list[str]:
     values = [str(value) for value in params.list("context")]
     if not values:
-        raise unprocessable("context can't be blank")
+        raise invalid("context can't be blank")
     unknown = [value for value in values if value not in CONTEXTS]
     if unknown:
-        raise unprocessable(f"context contains unknown values {excerpt(unknown)}")
+        raise invalid(f"context contains unknown values {excerpt(unknown)}")
     return list(dict.fromkeys(values))
 
 
 def _action(params: Params, default: str) -> str:
     action = params.str("filter_action", default)
     if action not in ACTIONS:
-        raise unprocessable(f"filter_action must be one of {', '.join(ACTIONS)}")
+        raise invalid(f"filter_action must be one of {', '.join(ACTIONS)}")
     return action
 
 
@@ -88,7 +88,7 @@ def _keyword_attributes(params: Params) -> list[Params]:
     """`keywords_attributes[]`: a JSON list of objects or an indexed form (`[0][keyword]=`)."""
     items = params.list("keywords_attributes")
     if not all(isinstance(item, dict) for item in items):
-        raise unprocessable("keywords_attributes must be a list of objects")
+        raise invalid("keywords_attributes must be a list of objects")
     return [Params(item) for item in items]
 
 
@@ -220,7 +220,7 @@ async def update_keyword(request: web.Request) -> web.Response:
     row = await _own_keyword(request)
     keyword = params.str("keyword", row["keyword"], max_length=MAX_KEYWORD)
     if not keyword:
-        raise unprocessable("keyword can't be blank")
+        raise invalid("keyword can't be blank")
     whole_word = params.bool("whole_word", row["whole_word"])
     updated = await store.update_keyword(
         request.app[POOL], row["filter_id"], row["id"], keyword, whole_word
@@ -257,7 +257,7 @@ async def add_status(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     params = await read_params(request)
     if not params.str("status_id"):
-        raise unprocessable("status_id can't be blank")
+        raise invalid("status_id can't be blank")
     row = await _own_filter(request, pool)
     status_id = parse_id(params.raw("status_id"))
     status = (
@@ -269,7 +269,7 @@ async def add_status(request: web.Request) -> web.Response:
         raise not_found()
     created = await store.insert_filter_status(pool, row["id"], status["id"])
     if created is None:
-        raise unprocessable("status_id has already been taken")
+        raise invalid("status_id has already been taken")
     return json_response(render_filter_status(created))
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.errors import not_found
 from server.auth import authenticated, current
 from server.entities.relationships import render_relationship
-from server.errors import not_found
 from server.json import json_response
 from server.params import path_id
 from server.state import POOL

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.errors import KithError
 from server.auth import authenticated, current
 from server.entities.invites import render_invite
-from server.errors import ApiError
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, path_id, read_params
@@ -76,7 +76,7 @@ def _admin(request: web.Request) -> int:
     """The acting admin's account id; 403 for moderators."""
     auth = current(request)
     if auth.role != "admin":
-        raise ApiError(403, "This action is not allowed")
+        raise KithError(403, "This action is not allowed")
     return auth.account_id
 
 
@@ -95,7 +95,7 @@ async def update_registrations(request: web.Request) -> web.Response:
     mode = params.str("mode", max_length=20)
     may_invite = params.bool("members_may_invite")
     if mode is None and may_invite is None:
-        raise ApiError(422, "Validation failed: mode or members_may_invite must be given")
+        raise KithError(422, "Validation failed: mode or members_may_invite must be given")
     updated = await service.change_registrations(
         request.app[POOL], mode=mode, members_may_invite=may_invite, actor_id=actor_id
     )

@@ -22,12 +22,12 @@ from urllib.parse import unquote_plus, urlencode
 import asyncpg
 from aiohttp import web
 
+from federation.errors import KithError
 from server.api.apps import OOB_URI
 from server.auth import hash_secret
-from server.errors import ApiError
 from server.json import json_response
 from server.params import Params, read_params
-from server.rate_limits import RateLimited, spend_sign_in, take_back, too_many_requests
+from server.rate_limits import RateLimited, spend_sign_in, take_back
 from server.scopes import ALL_SCOPES, covers, parse_scopes
 from server.state import CONFIG, POOL
 from server.usecases.passwords import hash_password, verify_password
@@ -67,11 +67,11 @@ INVALID_GRANT = (
 INVALID_SCOPE = "The requested scope is invalid, unknown, or malformed."
 
 
-def oauth_error(status: int, error: str, description: str) -> ApiError:
-    return ApiError(status, error, description=description)
+def oauth_error(status: int, error: str, description: str) -> KithError:
+    return KithError(status, error, description=description)
 
 
-def _missing(name: str) -> ApiError:
+def _missing(name: str) -> KithError:
     return oauth_error(400, "invalid_request", f"Missing required parameter: {name}.")
 
 
@@ -451,7 +451,7 @@ async def _password_grant(
         raise oauth_error(400, "invalid_grant", INVALID_GRANT)
     refusal = _refusal(user)
     if refusal is not None:
-        raise ApiError(403, refusal)
+        raise KithError(403, refusal)
     return user["id"], scopes
 
 
@@ -475,10 +475,7 @@ async def token(request: web.Request) -> web.Response:
     if grant_type == "authorization_code":
         user_id, scopes = await _code_grant(pool, app, params)
     elif grant_type == "password":
-        try:
-            user_id, scopes = await _password_grant(request, app, params)
-        except RateLimited as exc:
-            return too_many_requests(exc)
+        user_id, scopes = await _password_grant(request, app, params)
     else:
         user_id = None
         scopes = _requested_scopes(params.raw("scope"), app)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.errors import not_found
 from server.auth import authenticated, current
 from server.entities.accounts import render_account
 from server.entities.reports import render_report
-from server.errors import not_found
 from server.json import json_response
 from server.params import parse_id, read_params
-from server.rate_limits import REPORTS_PER_ACCOUNT, RateLimited, spend, too_many_requests
+from server.rate_limits import REPORTS_PER_ACCOUNT, spend
 from server.state import POOL, URLS
 from server.usecases import reports
 from storage import accounts as account_store
@@ -28,10 +28,7 @@ def _ids(values: list[object]) -> list[int]:
 async def create(request: web.Request) -> web.Response:
     """File a report; every attempt counts against the reporter (`REPORTS_PER_ACCOUNT`)."""
     reporter_id = current(request).account_id
-    try:
-        await spend(request.app[POOL], REPORTS_PER_ACCOUNT, str(reporter_id))
-    except RateLimited as exc:
-        return too_many_requests(exc)
+    await spend(request.app[POOL], REPORTS_PER_ACCOUNT, str(reporter_id))
     params = await read_params(request)
     target_id = params.id("account_id")
     if target_id is None:

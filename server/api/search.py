@@ -17,11 +17,11 @@ import asyncpg
 from aiohttp import web
 
 from federation import remote_accounts
+from federation.errors import KithError
 from federation.fetch import FetchError
 from server.auth import optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.statuses import render_statuses
-from server.errors import ApiError
 from server.json import json_response
 from server.params import read_params
 from server.state import FEDERATION, POOL, URLS
@@ -49,13 +49,13 @@ async def search(request: web.Request) -> web.Response:
     offset = params.int("offset", 0, minimum=0)
     if viewer_id(request) is None:
         if resolve:
-            raise ApiError(
+            raise KithError(
                 401,
                 "Search queries that resolve remote resources are not supported without "
                 "authentication",
             )
         if offset:
-            raise ApiError(
+            raise KithError(
                 401, "Search queries with offset are not supported without authentication"
             )
     result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}

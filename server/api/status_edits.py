@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.errors import invalid, not_found
 from server.auth import authenticated, current, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.common import iso
 from server.entities.statuses import render_status
-from server.errors import not_found, unprocessable
 from server.json import json_response
 from server.params import path_id, read_params
 from server.state import POOL, URLS
@@ -24,7 +24,7 @@ routes = web.RouteTableDef()
 async def edit(request: web.Request) -> web.Response:
     params = await read_params(request)
     if params.list("media_ids") or params.raw("poll"):
-        raise unprocessable("media attachments and polls are not supported yet")
+        raise invalid("media attachments and polls are not supported yet")
     status = await edit_status(
         request.app[POOL],
         request.app[URLS],

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from federation.errors import invalid, not_found
 from server import filtering
 from server.auth import authenticated, current, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.statuses import render_status, render_statuses
-from server.errors import not_found, unprocessable
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, parse_id, path_id, read_params
@@ -49,11 +49,11 @@ async def _respond(request: web.Request, status: asyncpg.Record, *, source: bool
 def _reject_unsupported(params: Params) -> None:
     """Refuse what Kith cannot post yet, rather than silently posting something else."""
     if params.list("media_ids"):
-        raise unprocessable("media attachments are not supported yet")
+        raise invalid("media attachments are not supported yet")
     if params.raw("poll"):
-        raise unprocessable("polls are not supported yet")
+        raise invalid("polls are not supported yet")
     if params.raw("scheduled_at"):
-        raise unprocessable("scheduled statuses are not supported yet")
+        raise invalid("scheduled statuses are not supported yet")
 
 
 def _reply_to(params: Params) -> int | None:

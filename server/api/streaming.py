@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 from aiohttp import hdrs, web
 
+from federation.errors import KithError
 from server.auth import Auth, resolve_auth
-from server.errors import ApiError
 from server.scopes import covers
 from server.streaming import sse, websocket
 from server.streaming.hub import HUB, Refused
@@ -48,7 +48,7 @@ async def health(request: web.Request) -> web.Response:
 async def server_sent_events(request: web.Request) -> web.StreamResponse:
     name = SSE_STREAMS.get(request.match_info["path"].rstrip("/"))
     if name is None:
-        raise ApiError(404, "Unknown stream type")
+        raise KithError(404, "Unknown stream type")
     if name == "public" and _flag(request, "local"):
         name = "public:local"
     if name.startswith("public") and _flag(request, "only_media"):
@@ -73,7 +73,7 @@ async def websocket_or_events(request: web.Request) -> web.StreamResponse:
         _allow(auth, first)
     if not upgrade:
         if first is None:
-            raise ApiError(400, "Missing stream parameter")
+            raise KithError(400, "Missing stream parameter")
         with _refusal():
             hub = request.app[HUB]
             return await sse.serve(request, hub, _grant(auth), first, _reads_notifications(auth))
@@ -98,9 +98,9 @@ async def _member(request: web.Request, protocol_token: str | None) -> Auth:
     else:
         auth = await resolve_auth(request)
     if auth is None:
-        raise ApiError(401, "Missing access token")
+        raise KithError(401, "Missing access token")
     if auth.account_id is None:
-        raise ApiError(401, "This stream requires a member's access token")
+        raise KithError(401, "This stream requires a member's access token")
     return auth
 
 
@@ -118,14 +118,14 @@ def _stream(name: str, request: web.Request) -> Stream:
             name, tag=request.query.get("tag"), list_id=request.query.get("list") or None
         )
     except StreamError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+        raise KithError(exc.status, exc.message) from exc
 
 
 def _allow(auth: Auth, stream: Stream) -> None:
     try:
         check_scope(auth.scopes, stream)
     except StreamError as exc:
-        raise ApiError(exc.status, exc.message) from exc
+        raise KithError(exc.status, exc.message) from exc
 
 
 def _grant(auth: Auth) -> Grant:
@@ -140,7 +140,7 @@ def _refusal() -> Iterator[None]:
     try:
         yield
     except Refused as exc:
-        raise ApiError(401, "The access token is invalid") from exc
+        raise KithError(401, "The access token is invalid") from exc
 
 
 def _reads_notifications(auth: Auth) -> bool:

@@ -17,11 +17,11 @@ from typing import Any
 import asyncpg
 
 from federation.content import tag_path
+from federation.errors import not_found
 from federation.urls import LocalUrls
 from server.entities.accounts import acct, render_account
 from server.entities.common import iso
 from server.entities.media import render_attachment
-from server.errors import not_found
 from storage import accounts as account_store
 from storage import statuses as status_store
 

@@ -2,7 +2,7 @@
 
 The "inbox" job carries the stored activity's id; processing dispatches it by type and records
 what came of it (`outcome`, `processed_at`), so an admin can see why an activity did nothing.
-A service refusing (`ServiceError`) or a peer that cannot be fetched (`FetchError`) is a
+A service refusing (`KithError`) or a peer that cannot be fetched (`FetchError`) is a
 recorded refusal, not a failed job; anything else unexpected fails the job, which the worker
 logs and retries.
 """
@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from federation.context import Federation
-from federation.errors import ServiceError
+from federation.errors import KithError
 from federation.fetch import FetchError
 from federation.inbox.receive import QUEUE
 from server.inbox.dispatch import Activity, Dispatcher, refused
@@ -70,7 +70,7 @@ def register(registry: Registry) -> None:
         )
         try:
             outcome = await dispatcher.dispatch(fed, activity)
-        except ServiceError as exc:
+        except KithError as exc:
             outcome = refused(exc.message)
         except FetchError as exc:
             outcome = refused(f"could not fetch: {exc}")

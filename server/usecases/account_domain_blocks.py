@@ -23,7 +23,7 @@ from storage import home_feed
 
 
 async def block_domain(pool: asyncpg.Pool, account_id: int, domain: str) -> None:
-    """Block `domain` for `account_id` (idempotent); `ServiceError` 422 for a bad domain."""
+    """Block `domain` for `account_id` (idempotent); `KithError` 422 for a bad domain."""
     domain = normalize_domain(domain)
     async with pool.acquire() as conn, conn.transaction():
         await store.insert(conn, account_id, domain)

@@ -7,7 +7,7 @@ import re
 
 import asyncpg
 
-from federation.errors import ServiceError, invalid
+from federation.errors import KithError, invalid
 from federation.keys import generate_rsa_keypair
 from federation.urls import LocalUrls
 from server.usecases.passwords import MAX_LENGTH, MIN_LENGTH, hash_password
@@ -21,7 +21,7 @@ ROLES = ("user", "moderator", "admin")
 RESERVED_USERNAMES = frozenset({"admin", "instance", "actor", "inbox", "relay", "system", "kith"})
 
 
-class InvalidInvite(ServiceError):
+class InvalidInvite(KithError):
     """The invite code is unknown, expired or used up."""
 
     def __init__(self) -> None:
@@ -60,7 +60,7 @@ async def create_local_account(
     """Create an account with its RSA key pair and its user; return the user row.
 
     With `invite_code`, one use of that invite is counted in the same transaction (so a failed
-    sign-up uses nothing) and the user records it. Raises `ServiceError` (422) when the username,
+    sign-up uses nothing) and the user records it. Raises `KithError` (422) when the username,
     e-mail or password is unusable or taken, and `InvalidInvite` when the code is not usable.
     """
     check_username(username)

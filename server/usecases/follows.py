@@ -43,7 +43,7 @@ async def follow(
     Options left as None keep their current value (defaults for a new follow: boosts shown,
     no notifications, all languages; an empty `languages` means all). A locked or remote target,
     or a silenced follower, gets a follow request instead (a remote target accepts over
-    ActivityPub). Raises `ServiceError`: 403 for oneself, a block either way, a domain block
+    ActivityPub). Raises `KithError`: 403 for oneself, a block either way, a domain block
     either way (a member's own, as Mastodon refuses it) or a moved target; 404 for a missing or
     suspended account.
 

@@ -40,7 +40,7 @@ async def create_invite(
 ) -> asyncpg.Record:
     """A new invite by `account_id`; None for `max_uses`/`expires_in` means no limit.
 
-    `ServiceError` 403 for a member while members may not invite, 422 for a limit out of range.
+    `KithError` 403 for a member while members may not invite, 422 for a limit out of range.
     """
     if not is_staff and not await settings.members_may_invite(pool):
         raise forbidden()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from federation.errors import ServiceError, invalid, not_found
+from federation.errors import KithError, invalid, not_found
 from server.usecases import reports
 from storage import admin_accounts as store
 from storage import audit
@@ -52,7 +52,7 @@ async def moderate(
         if account is None:
             raise not_found()
         if account_id == actor_id or (account["role"] in STAFF and actor_role != "admin"):
-            raise ServiceError(403, "This action is not allowed")
+            raise KithError(403, "This action is not allowed")
         await _apply(conn, account, action)
         if action != "none" or reason:
             await audit.record(

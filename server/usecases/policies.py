@@ -25,7 +25,7 @@ def check_kind(kind: str) -> None:
 
 
 def check_config(kind: str, config: Any) -> dict[str, Any]:
-    """`config` when it is valid for `kind`; a 422 `ServiceError` saying what is wrong."""
+    """`config` when it is valid for `kind`; a 422 `KithError` saying what is wrong."""
     check_kind(kind)
     policy_kind = KINDS[kind]
     try:

@@ -53,7 +53,7 @@ class ProfileUpdate:
 async def update_profile(
     pool: asyncpg.Pool, urls: LocalUrls, account_id: int, user_id: int, update: ProfileUpdate
 ) -> None:
-    """Validate and apply `update`; raises `ServiceError` (422) naming the first bad value.
+    """Validate and apply `update`; raises `KithError` (422) naming the first bad value.
 
     An account that stops being locked accepts its pending follow requests, as in Mastodon.
     """

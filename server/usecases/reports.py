@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from federation.delivery import audience, deliver
-from federation.errors import ServiceError, invalid, not_found
+from federation.errors import KithError, invalid, not_found
 from federation.render import activities
 from federation.urls import LocalUrls
 from storage import accounts as account_store
@@ -118,7 +118,7 @@ async def _send_flag(
 ) -> None:
     instance = await account_store.get_local_account_by_uri(conn, urls.instance_actor())
     if instance is None:
-        raise ServiceError(503, "The instance actor is missing")
+        raise KithError(503, "The instance actor is missing")
     activity = activities.flag(
         f"{instance['uri']}#reports/{report['id']}",
         instance["uri"],
