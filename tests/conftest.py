@@ -23,6 +23,7 @@ from server.usecases import passwords
 from storage.embedded import start_embedded
 from storage.migrate import migrate
 from tests.members import create_member
+from tests.schemas import checked_api_responses
 
 TEMPLATE_DB = "kith_template"
 
@@ -127,10 +128,12 @@ def config(tmp_path) -> Config:
 async def client(db_dsn: str, config: Config, aiohttp_client):
     """A test client of a Kith app with its own fresh database.
 
+    Every JSON answer to the client API is checked against `schemas/mastodon/` as it arrives
+    (`tests/schemas.py`): a response that does not match fails the test that asked for it.
     `db_dsn` comes first so that it is set up first and torn down last, after aiohttp_client has
     closed the app and its pool.
     """
-    return await aiohttp_client(create_app(config, db_dsn))
+    return await aiohttp_client(create_app(config, db_dsn), middlewares=(checked_api_responses,))
 
 
 @dataclass

@@ -23,6 +23,7 @@ from server.config import Config
 from server.jobs.runner import Worker
 from server.jobs.worker import build_registry
 from server.state import FEDERATION, POOL
+from tests.schemas import checked_api_responses
 
 
 class LoopbackResolver(AbstractResolver):
@@ -107,7 +108,7 @@ class Network:
             **settings,
         )
         app = create_app(config, dsn, resolver=self.resolver)
-        client = TestClient(TestServer(app))
+        client = TestClient(TestServer(app), middlewares=(checked_api_responses,))
         await client.start_server()
         self.resolver.ports[host] = client.server.port
         instance = Instance(host, client, dsn)
