@@ -30,8 +30,7 @@ import asyncpg
 
 from federation.parse.actors import authority
 from storage import domain_blocks as store
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ remote is in the audience.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -22,8 +22,7 @@ from federation.render.objects import addressing, load_note_parts, render_announ
 from federation.urls import LocalUrls
 from storage import accounts as account_store
 from storage import statuses as status_store
-
-Row = Mapping[str, Any]
+from storage.db import Conn, Row
 
 
 def new_follow_uri(follower_uri: str) -> str:
@@ -31,19 +30,19 @@ def new_follow_uri(follower_uri: str) -> str:
     return f"{follower_uri}#follows/{uuid.uuid4().hex}"
 
 
-async def status_created(conn: asyncpg.Connection, urls: LocalUrls, status: Row) -> None:
+async def status_created(conn: Conn, urls: LocalUrls, status: Row) -> None:
     """Create(Note) to the status's audience."""
     await _note_to_audience(conn, urls, status, activities.create)
 
 
-async def status_reach(conn: asyncpg.Connection, status: Row) -> list[str]:
+async def status_reach(conn: Conn, status: Row) -> list[str]:
     """The inboxes the status's activities go to now: taken before an edit, for
     `status_edited`."""
     return await audience.for_status(conn, status)
 
 
 async def status_edited(
-    conn: asyncpg.Connection,
+    conn: Conn,
     urls: LocalUrls,
     status: Row,
     *,
@@ -70,7 +69,7 @@ async def status_edited(
         await _send(conn, author, delete, dropped)
 
 
-async def status_deleted(conn: asyncpg.Connection, status: Row) -> None:
+async def status_deleted(conn: Conn, status: Row) -> None:
     """Delete(Tombstone) to the audience the status had; a deleted boost is an Undo Announce."""
     if status["reblog_of_id"] is not None:
         original = await status_store.get_statuses(conn, [status["reblog_of_id"]])
@@ -86,7 +85,7 @@ async def status_deleted(conn: asyncpg.Connection, status: Row) -> None:
     await _send(conn, author, activities.delete(status["uri"], author["uri"], to, cc), inboxes)
 
 
-async def favourited(conn: asyncpg.Connection, account_id: int, status: Row) -> None:
+async def favourited(conn: Conn, account_id: int, status: Row) -> None:
     """Like to the status's author, when remote."""
     activity = await _like(conn, account_id, status)
     if activity is not None:
@@ -94,7 +93,7 @@ async def favourited(conn: asyncpg.Connection, account_id: int, status: Row) -> 
         await _send(conn, actor, like, await audience.account(conn, status["account_id"]))
 
 
-async def unfavourited(conn: asyncpg.Connection, account_id: int, status: Row) -> None:
+async def unfavourited(conn: Conn, account_id: int, status: Row) -> None:
     """Undo(Like) to the status's author, when remote."""
     activity = await _like(conn, account_id, status)
     if activity is not None:
@@ -103,7 +102,7 @@ async def unfavourited(conn: asyncpg.Connection, account_id: int, status: Row) -
         await _send(conn, actor, undo, await audience.account(conn, status["account_id"]))
 
 
-async def reblogged(conn: asyncpg.Connection, boost: Row, original: Row) -> None:
+async def reblogged(conn: Conn, boost: Row, original: Row) -> None:
     """Announce to the booster's remote followers and the original's author."""
     announce = await _announce(conn, boost, original)
     if announce is not None:
@@ -111,7 +110,7 @@ async def reblogged(conn: asyncpg.Connection, boost: Row, original: Row) -> None
         await _send(conn, actor, activity, inboxes)
 
 
-async def unreblogged(conn: asyncpg.Connection, boost: Row, original: Row) -> None:
+async def unreblogged(conn: Conn, boost: Row, original: Row) -> None:
     """Undo(Announce) to the audience the Announce had."""
     announce = await _announce(conn, boost, original)
     if announce is not None:
@@ -120,7 +119,7 @@ async def unreblogged(conn: asyncpg.Connection, boost: Row, original: Row) -> No
 
 
 async def follow_requested(
-    conn: asyncpg.Connection, follower_id: int, target_id: int, follow_uri: str | None
+    conn: Conn, follower_id: int, target_id: int, follow_uri: str | None
 ) -> None:
     """Follow from a local member to a remote account."""
     pair = await _follow(conn, follower_id, target_id, follow_uri, sender="follower")
@@ -129,9 +128,7 @@ async def follow_requested(
         await _send(conn, actor, follow, await audience.account(conn, target_id))
 
 
-async def unfollowed(
-    conn: asyncpg.Connection, follower_id: int, target_id: int, follow_uri: str | None
-) -> None:
+async def unfollowed(conn: Conn, follower_id: int, target_id: int, follow_uri: str | None) -> None:
     """Undo(Follow) from a local member to a remote account (a follow or a pending request)."""
     pair = await _follow(conn, follower_id, target_id, follow_uri, sender="follower")
     if pair is not None:
@@ -141,7 +138,7 @@ async def unfollowed(
 
 
 async def follow_accepted(
-    conn: asyncpg.Connection, follower_id: int, target_id: int, follow_uri: str | None
+    conn: Conn, follower_id: int, target_id: int, follow_uri: str | None
 ) -> None:
     """Accept(Follow) from a local member to a remote follower, embedding the Follow."""
     pair = await _follow(conn, follower_id, target_id, follow_uri, sender="target")
@@ -152,7 +149,7 @@ async def follow_accepted(
 
 
 async def follow_rejected(
-    conn: asyncpg.Connection, follower_id: int, target_id: int, follow_uri: str | None
+    conn: Conn, follower_id: int, target_id: int, follow_uri: str | None
 ) -> None:
     """Reject(Follow) from a local member to a remote requester, embedding the Follow."""
     pair = await _follow(conn, follower_id, target_id, follow_uri, sender="target")
@@ -162,7 +159,7 @@ async def follow_rejected(
         await _send(conn, actor, reject, await audience.account(conn, follower_id))
 
 
-async def blocked(conn: asyncpg.Connection, account_id: int, target_id: int) -> None:
+async def blocked(conn: Conn, account_id: int, target_id: int) -> None:
     """Block from a local member to the remote account it blocks (Mastodon drops the follows
     both ways on receipt, as Kith does locally)."""
     pair = await _local_and_remote(conn, account_id, target_id)
@@ -172,7 +169,7 @@ async def blocked(conn: asyncpg.Connection, account_id: int, target_id: int) -> 
         await _send(conn, actor, block, await audience.account(conn, target_id))
 
 
-async def unblocked(conn: asyncpg.Connection, account_id: int, target_id: int) -> None:
+async def unblocked(conn: Conn, account_id: int, target_id: int) -> None:
     """Undo(Block) from a local member to the remote account it unblocks."""
     pair = await _local_and_remote(conn, account_id, target_id)
     if pair is not None:
@@ -182,7 +179,7 @@ async def unblocked(conn: asyncpg.Connection, account_id: int, target_id: int) -
         await _send(conn, actor, undo, await audience.account(conn, target_id))
 
 
-async def profile_updated(conn: asyncpg.Connection, urls: LocalUrls, account_id: int) -> None:
+async def profile_updated(conn: Conn, urls: LocalUrls, account_id: int) -> None:
     """Update(actor) to the member's remote followers."""
     actor = await _local_actor(conn, account_id)
     inboxes = await audience.followers(conn, account_id)
@@ -194,20 +191,18 @@ async def profile_updated(conn: asyncpg.Connection, urls: LocalUrls, account_id:
 # --- Building blocks -----------------------------------------------------------------------------
 
 
-async def _send(
-    conn: asyncpg.Connection, actor: Row, activity: dict[str, Any], inboxes: list[str]
-) -> None:
+async def _send(conn: Conn, actor: Row, activity: dict[str, Any], inboxes: list[str]) -> None:
     if inboxes:
         await deliver(conn, actor_id=actor["id"], activity=activity, inboxes=inboxes)
 
 
-async def _local_actor(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record | None:
+async def _local_actor(conn: Conn, account_id: int) -> asyncpg.Record | None:
     """A local account with every column (collections, keys); None for a remote one."""
     return await account_store.get_local_account_with_keys(conn, account_id)
 
 
 async def _note_to_audience(
-    conn: asyncpg.Connection,
+    conn: Conn,
     urls: LocalUrls,
     status: Row,
     wrap: Callable[[dict[str, Any], str], dict[str, Any]],
@@ -219,7 +214,7 @@ async def _note_to_audience(
 
 
 async def _send_note(
-    conn: asyncpg.Connection,
+    conn: Conn,
     urls: LocalUrls,
     author: Row,
     status: Row,
@@ -242,7 +237,7 @@ def _event_id(actor_uri: str, kind: str) -> str:
 
 
 async def _local_and_remote(
-    conn: asyncpg.Connection, local_id: int, remote_id: int
+    conn: Conn, local_id: int, remote_id: int
 ) -> tuple[asyncpg.Record, asyncpg.Record] | None:
     """(the local actor with its keys, the remote account); None unless they are so."""
     remote = await account_store.get_account(conn, remote_id)
@@ -253,7 +248,7 @@ async def _local_and_remote(
 
 
 async def _like(
-    conn: asyncpg.Connection, account_id: int, status: Row
+    conn: Conn, account_id: int, status: Row
 ) -> tuple[asyncpg.Record, dict[str, Any]] | None:
     """A local member's Like of a remote status; None when either side is not so."""
     if status["local"]:
@@ -265,7 +260,7 @@ async def _like(
 
 
 async def _announce(
-    conn: asyncpg.Connection, boost: Row, original: Row
+    conn: Conn, boost: Row, original: Row
 ) -> tuple[asyncpg.Record, dict[str, Any], list[str]] | None:
     actor = await _local_actor(conn, boost["account_id"])
     inboxes = await audience.for_boost(conn, boost, original)
@@ -277,7 +272,7 @@ async def _announce(
 
 
 async def _follow(
-    conn: asyncpg.Connection,
+    conn: Conn,
     follower_id: int,
     target_id: int,
     follow_uri: str | None,

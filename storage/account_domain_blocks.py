@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from storage.db import Executor
 from storage.pagination import Page
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 async def insert(db: Executor, account_id: int, domain: str) -> bool:

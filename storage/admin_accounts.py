@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from storage.accounts import ACCOUNT_COLUMNS, like_prefix
+from storage.db import Executor
 from storage.pagination import Page
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 _SELECT = f"""
     SELECT {ACCOUNT_COLUMNS}, a.sensitized_at,

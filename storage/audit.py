@@ -6,9 +6,8 @@ from typing import Any
 
 import asyncpg
 
+from storage.db import Executor
 from storage.pagination import Page
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 async def record(

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Conn, Executor
 
 ENTRY_FIELDS = ("severity", "reject_media", "reject_reports", "obfuscate", "public_comment")
 SETTINGS = ("max_severity", "mode", "interval_hours")
@@ -57,9 +57,7 @@ async def get_subscription(db: Executor, subscription_id: int) -> asyncpg.Record
     return await db.fetchrow(f"{_WITH_COUNTS} WHERE s.id = $1", subscription_id)
 
 
-async def lock_subscription(
-    conn: asyncpg.Connection, subscription_id: int
-) -> asyncpg.Record | None:
+async def lock_subscription(conn: Conn, subscription_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM blocklist_subscriptions WHERE id = $1 FOR UPDATE", subscription_id
     )
@@ -80,7 +78,7 @@ async def update_settings(
     )
 
 
-async def delete_subscription(conn: asyncpg.Connection, subscription_id: int) -> list[str]:
+async def delete_subscription(conn: Conn, subscription_id: int) -> list[str]:
     """Delete the subscription with its entries and changes; the domains it listed."""
     rows = await conn.fetch(
         "SELECT domain FROM blocklist_entries WHERE subscription_id = $1", subscription_id
@@ -234,9 +232,7 @@ async def changes(
     )
 
 
-async def lock_change(
-    conn: asyncpg.Connection, subscription_id: int, change_id: int
-) -> asyncpg.Record | None:
+async def lock_change(conn: Conn, subscription_id: int, change_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
         SELECT * FROM blocklist_changes WHERE id = $1 AND subscription_id = $2 FOR UPDATE

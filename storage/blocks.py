@@ -6,10 +6,9 @@ from datetime import datetime
 
 import asyncpg
 
+from storage.db import Executor
 from storage.follows import account_page
 from storage.pagination import Page
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 async def insert_block(

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+Conn: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+"""One connection, for statements that must share it (a transaction, a lock): asyncpg's own
+(`connect`) or one borrowed with `pool.acquire()`, which asyncpg's types keep apart from
+`asyncpg.Connection` although `isinstance` says it is one."""
+
+Executor: TypeAlias = asyncpg.Pool | Conn
+"""Whatever runs a statement: the pool (any free connection) or a held connection."""
+
+Row: TypeAlias = asyncpg.Record | Mapping[str, Any]
+"""A row read by name: as asyncpg returns it, or built in Python with the same keys (a
+`Record` is not a `Mapping` to the type checker: iterating one yields values)."""
 
 
 class DatabaseUnavailable(Exception):

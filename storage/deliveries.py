@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from storage.db import Executor
 from storage.hosts import success_upsert
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 # Where a remote account receives activities: its server's shared inbox when it has one, so a
 # server with many followers gets one delivery.

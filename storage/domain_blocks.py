@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Conn, Executor
 
 # Migration 0011's triggers notify this channel whenever blocks, allows or settings change.
 GATE_CHANNEL = "kith_gate"
@@ -129,7 +129,7 @@ async def get_block(db: Executor, block_id: int) -> asyncpg.Record | None:
     return await db.fetchrow("SELECT * FROM domain_blocks WHERE id = $1", block_id)
 
 
-async def lock_block(conn: asyncpg.Connection, block_id: int) -> asyncpg.Record | None:
+async def lock_block(conn: Conn, block_id: int) -> asyncpg.Record | None:
     """The block, locked until the transaction ends (so concurrent edits apply in turn)."""
     return await conn.fetchrow("SELECT * FROM domain_blocks WHERE id = $1 FOR UPDATE", block_id)
 
@@ -138,7 +138,7 @@ async def get_block_by_domain(db: Executor, domain: str) -> asyncpg.Record | Non
     return await db.fetchrow("SELECT * FROM domain_blocks WHERE domain = $1", domain)
 
 
-async def lock_block_by_domain(conn: asyncpg.Connection, domain: str) -> asyncpg.Record | None:
+async def lock_block_by_domain(conn: Conn, domain: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM domain_blocks WHERE domain = $1 FOR UPDATE", domain)
 
 
@@ -160,7 +160,7 @@ async def subscription_blocks_under(db: Executor, domain: str) -> list[str]:
     return [row["domain"] for row in rows]
 
 
-async def serialize_writes(conn: asyncpg.Connection) -> None:
+async def serialize_writes(conn: Conn) -> None:
     """Make this transaction's block writes wait for (and exclude) every other's until it ends:
     admins and subscription refreshes may race to the same domain."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _WRITE_LOCK)

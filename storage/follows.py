@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncpg
 
 from storage.accounts import ACCOUNT_COLUMNS
+from storage.db import Executor
 from storage.pagination import Page
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 async def get_follow(db: Executor, account_id: int, target_id: int) -> asyncpg.Record | None:

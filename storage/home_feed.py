@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 # How many of an account's recent statuses a new follower's home timeline receives.
 BACKFILL_ON_FOLLOW = 40

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import asyncpg
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 # Longer than the job queue's longest backoff (8 h), so retries of one outage stay one run.
 RUN_GAP = timedelta(days=1)

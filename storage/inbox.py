@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 
 async def insert_activity(

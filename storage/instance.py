@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncpg
 
+from storage.db import Executor
 from storage.member_counts import (
     ACTIVE_MONTH_DAYS,
     COUNT_LOCAL_STATUSES,
     MEMBERS,
     count_active_within,
 )
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 # Remote domains Kith knows an account of, without those silenced or suspended (directly or as
 # a subdomain of a blocked domain).

@@ -6,9 +6,8 @@ from datetime import datetime
 
 import asyncpg
 
+from storage.db import Executor
 from storage.pagination import Page
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 async def insert_invite(

@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 CHANNEL = "kith_jobs"
 

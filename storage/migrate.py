@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from importlib import resources
 
-import asyncpg
+from storage.db import Conn
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def migration_files() -> list[tuple[str, str]]:
     return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
+async def migrate(conn: Conn) -> list[str]:
     """Apply pending migrations; return the versions applied now."""
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from storage.db import Executor
 from storage.member_counts import (
     ACTIVE_HALFYEAR_DAYS,
     ACTIVE_MONTH_DAYS,
@@ -11,8 +12,6 @@ from storage.member_counts import (
     MEMBERS,
     count_active_within,
 )
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 async def usage(db: Executor) -> asyncpg.Record:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncpg
 
+from storage.db import Executor
 from storage.pagination import Page
 from storage.visibility import readable_by
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 NOTIFICATION_COLUMNS = "n.id, n.type, n.created_at, n.from_account_id, n.status_id, n.report_id"
 

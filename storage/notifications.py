@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 TYPES = (
     "mention",

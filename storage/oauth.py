@@ -6,7 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 
 async def get_active_token(db: Executor, token_hash: str) -> asyncpg.Record | None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncpg
 
 from storage.accounts import ACCOUNT_COLUMNS
+from storage.db import Executor
 from storage.statuses import STATUS_COLUMNS
 from storage.visibility import readable_by, readable_by_remote
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 # An actor document's columns: the entity's, the collections and the public key (never the
 # private one).

@@ -6,9 +6,8 @@ from typing import Any
 
 import asyncpg
 
+from storage.db import Conn, Executor
 from storage.pagination import Page
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 # -- policies -------------------------------------------------------------------------------------
 
@@ -24,13 +23,13 @@ async def get_policy(db: Executor, policy_id: int) -> asyncpg.Record | None:
     return await db.fetchrow("SELECT * FROM policies WHERE id = $1", policy_id)
 
 
-async def lock_order(conn: asyncpg.Connection) -> None:
+async def lock_order(conn: Conn) -> None:
     """Serialise changes of the pipeline's order (positions are renumbered as a whole)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('kith.policies'))")
 
 
 async def insert_policy(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     kind: str,
     config: dict[str, Any],
@@ -58,7 +57,7 @@ async def insert_policy(
 
 
 async def update_policy(
-    conn: asyncpg.Connection, policy_id: int, fields: dict[str, Any]
+    conn: Conn, policy_id: int, fields: dict[str, Any]
 ) -> asyncpg.Record | None:
     """Change `config`, `enabled` and/or `dry_run` (those present in `fields`)."""
     return await conn.fetchrow(
@@ -79,7 +78,7 @@ async def update_policy(
     )
 
 
-async def move_policy(conn: asyncpg.Connection, policy_id: int, position: int) -> None:
+async def move_policy(conn: Conn, policy_id: int, position: int) -> None:
     """Put a policy at `position` (1-based, clamped), renumbering the others densely."""
     ids = [r["id"] for r in await list_policies(conn) if r["id"] != policy_id]
     at = max(1, min(position, len(ids) + 1))
@@ -87,14 +86,14 @@ async def move_policy(conn: asyncpg.Connection, policy_id: int, position: int) -
     await _renumber(conn, ids)
 
 
-async def delete_policy(conn: asyncpg.Connection, policy_id: int) -> asyncpg.Record | None:
+async def delete_policy(conn: Conn, policy_id: int) -> asyncpg.Record | None:
     row = await conn.fetchrow("DELETE FROM policies WHERE id = $1 RETURNING *", policy_id)
     if row is not None:
         await _renumber(conn, [r["id"] for r in await list_policies(conn)])
     return row
 
 
-async def _renumber(conn: asyncpg.Connection, ids: list[int]) -> None:
+async def _renumber(conn: Conn, ids: list[int]) -> None:
     await conn.execute(
         """
         UPDATE policies p SET position = o.n
@@ -213,7 +212,7 @@ async def list_held(db: Executor, page: Page) -> list[asyncpg.Record]:
 
 
 async def resolve_held(
-    conn: asyncpg.Connection, held_id: int, state: str, by: int | None
+    conn: Conn, held_id: int, state: str, by: int | None
 ) -> asyncpg.Record | None:
     """Mark a held activity released or discarded; None when it is not (or no longer) held."""
     return await conn.fetchrow(
@@ -228,7 +227,7 @@ async def resolve_held(
     )
 
 
-async def reopen_inbox_activity(conn: asyncpg.Connection, activity_uri: str) -> int | None:
+async def reopen_inbox_activity(conn: Conn, activity_uri: str) -> int | None:
     """Make a processed inbox activity pending again (a released hold); returns its id."""
     return await conn.fetchval(
         """
@@ -240,7 +239,7 @@ async def reopen_inbox_activity(conn: asyncpg.Connection, activity_uri: str) -> 
     )
 
 
-async def set_inbox_outcome(conn: asyncpg.Connection, activity_uri: str, outcome: str) -> None:
+async def set_inbox_outcome(conn: Conn, activity_uri: str, outcome: str) -> None:
     await conn.execute(
         "UPDATE inbox_activities SET outcome = $2, processed_at = now() WHERE activity_uri = $1",
         activity_uri,

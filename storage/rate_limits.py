@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 # Expired rows deleted by each hit: more than one so the table shrinks after a burst of keys
 # that are never seen again, few enough that a hit stays cheap.

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 # Column -> value, as produced from a parsed actor by the service layer.
 REMOTE_COLUMNS = (

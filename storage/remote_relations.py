@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 
 async def get_follow_request_by_uri(db: Executor, uri: str) -> asyncpg.Record | None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from storage.db import Executor
 from storage.pagination import Page
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 async def insert_report(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from storage.accounts import Executor, like_prefix
+from storage.accounts import like_prefix
+from storage.db import Executor
 
 
 async def search_tags(db: Executor, query: str, *, limit: int, offset: int) -> list[asyncpg.Record]:

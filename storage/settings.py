@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 
 async def get_setting(db: Executor, key: str) -> Any:

@@ -6,10 +6,9 @@ from datetime import datetime
 
 import asyncpg
 
+from storage.db import Executor
 from storage.statuses import STATUS_COLUMNS
 from storage.visibility import readable_by
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 async def keep_version(

@@ -15,10 +15,9 @@ from collections.abc import Callable
 
 import asyncpg
 
+from storage.db import Conn, Executor
 from storage.statuses import STATUS_COLUMNS
 from storage.timelines import shown_to
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 CHANNEL = "kith_stream"
 
@@ -27,7 +26,7 @@ async def listen(
     dsn: str,
     on_payload: Callable[[str], None],
     on_lost: Callable[[], None],
-) -> asyncpg.Connection:
+) -> Conn:
     """A connection LISTENing on `CHANNEL`, calling `on_payload` with each payload and
     `on_lost` if the connection ends."""
     conn = await asyncpg.connect(dsn, timeout=10)

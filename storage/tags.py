@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 
 async def upsert_tags(db: Executor, names: list[str]) -> list[asyncpg.Record]:

@@ -20,11 +20,10 @@ from typing import Any
 import asyncpg
 import orjson
 
+from storage.db import Executor
 from storage.pagination import Page
 from storage.statuses import STATUS_COLUMNS
 from storage.visibility import readable_by
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 @dataclass(frozen=True)

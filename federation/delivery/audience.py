@@ -7,17 +7,11 @@ accounts are ever returned: local readers get everything through the database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-import asyncpg
-
 from storage import deliveries as store
+from storage.db import Conn, Row
 
-Row = Mapping[str, Any]
 
-
-async def for_status(conn: asyncpg.Connection, status: Row) -> list[str]:
+async def for_status(conn: Conn, status: Row) -> list[str]:
     """Where a status (its Create, Update or Delete) goes, by visibility.
 
     Public, unlisted and followers-only statuses reach the author's remote followers and the
@@ -32,7 +26,7 @@ async def for_status(conn: asyncpg.Connection, status: Row) -> list[str]:
     return _merge(await store.follower_inboxes(conn, status["account_id"]), mentioned)
 
 
-async def for_boost(conn: asyncpg.Connection, boost: Row, original: Row) -> list[str]:
+async def for_boost(conn: Conn, boost: Row, original: Row) -> list[str]:
     """An Announce (or its Undo): the booster's remote followers and the original's author
     (unless the booster blocks the author's domain)."""
     if boost["local_only"] or original["local_only"]:
@@ -44,12 +38,12 @@ async def for_boost(conn: asyncpg.Connection, boost: Row, original: Row) -> list
     )
 
 
-async def followers(conn: asyncpg.Connection, account_id: int) -> list[str]:
+async def followers(conn: Conn, account_id: int) -> list[str]:
     """An account's remote followers (a profile Update)."""
     return await store.follower_inboxes(conn, account_id)
 
 
-async def account(conn: asyncpg.Connection, account_id: int) -> list[str]:
+async def account(conn: Conn, account_id: int) -> list[str]:
     """One account's inbox, when it is remote (a Follow, Accept, Like and their Undos)."""
     return await store.account_inboxes(conn, [account_id])
 

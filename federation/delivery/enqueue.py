@@ -20,13 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
 import orjson
 
 from federation import gate
 from federation.delivery import hosts
 from storage import deliveries as store
 from storage import jobs
+from storage.db import Conn
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ QUEUE = "deliver"
 
 
 async def deliver(
-    conn: asyncpg.Connection, *, actor_id: int, activity: dict[str, Any], inboxes: Iterable[str]
+    conn: Conn, *, actor_id: int, activity: dict[str, Any], inboxes: Iterable[str]
 ) -> int:
     """Queue `activity`, by the local account `actor_id`, for each distinct remote inbox;
     return how many deliveries were queued.

@@ -12,11 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import asyncpg
-
 from storage import hosts as store
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 SCHEMES = ("rfc9421", "cavage")
 UNAVAILABLE_AFTER = timedelta(days=2)

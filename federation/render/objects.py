@@ -7,11 +7,8 @@ is loaded for a whole batch at once by `load_note_parts`, one query per kind.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import asyncpg
 
 from federation.content import tag_path
 from federation.render import activities
@@ -19,9 +16,7 @@ from federation.render.context import NOTE_CONTEXT, PUBLIC, timestamp
 from federation.urls import LocalUrls
 from storage import outbox as outbox_store
 from storage import statuses as status_store
-
-Executor = asyncpg.Pool | asyncpg.Connection
-Row = Mapping[str, Any]
+from storage.db import Executor, Row
 
 
 @dataclass(frozen=True)
