@@ -6,11 +6,10 @@ from typing import Any
 
 import asyncpg
 
+from storage.db import Executor
 from storage.pagination import Page
 from storage.statuses import STATUS_COLUMNS
 from storage.visibility import readable_by
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 # Columns a client-facing entity or a relationship needs; keys stay out of list queries.
 ACCOUNT_COLUMNS = """

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 FILTER_COLUMNS = "f.id, f.account_id, f.title, f.context, f.filter_action, f.expires_at"
 
