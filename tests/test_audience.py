@@ -12,6 +12,7 @@ import pytest
 from federation import delivery, outbox
 from federation.render.context import PUBLIC
 from server.usecases import follows, interactions, profiles, statuses
+from server.usecases.actors import Actor
 from storage import follows as follow_store
 from tests.test_delivery import URLS, add_follow, env, local_member, remote_account
 
@@ -104,7 +105,7 @@ async def test_a_local_only_status_goes_nowhere(world):
     reply = await post(pool, ann, "still just us", in_reply_to_id=status["id"])
     assert reply["local_only"]
     await interactions.reblog(pool, URLS, account_id=ann, status_id=status["id"])
-    await statuses.delete_status(pool, account_id=ann, status_id=status["id"])
+    await statuses.delete_status(pool, Actor.member(ann), status["id"])
     assert await sent(pool) == []
     assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
 
@@ -129,7 +130,7 @@ async def test_a_deletion_reaches_the_same_audience(world):
     pool, ann, _ = world
     status = await post(pool, ann, "oops @cat@three.test", visibility="unlisted")
     await clear(pool)
-    await statuses.delete_status(pool, account_id=ann, status_id=status["id"])
+    await statuses.delete_status(pool, Actor.member(ann), status["id"])
     deliveries = await sent(pool)
     assert [(k, i) for k, i, _ in deliveries] == [
         ("Delete", i) for i in sorted([*FOLLOWER_INBOXES, CAT_INBOX])

@@ -17,6 +17,7 @@ from federation.render.context import ACTOR_CONTEXT, AS, NOTE_CONTEXT, PUBLIC
 from federation.render.objects import MentionRef, NoteParts, load_note_parts, render_note
 from federation.urls import LocalUrls
 from server.state import POOL, URLS
+from server.usecases.actors import Actor
 from server.usecases.interactions import reblog
 from server.usecases.statuses import create_status, delete_status
 from storage import follows as follow_store
@@ -207,9 +208,7 @@ async def test_outbox_serves_public_and_unlisted_only(client, make_member):
         await _post(client, alice, "local only", local_only=True),
     ]
     deleted = await _post(client, alice, "deleted")
-    await delete_status(
-        client.server.app[POOL], account_id=alice.account_id, status_id=deleted["id"]
-    )
+    await delete_status(client.server.app[POOL], Actor.member(alice.account_id), deleted["id"])
 
     outbox = await _ap(client, "/users/alice/outbox")
     assert outbox["type"] == "OrderedCollection"

@@ -12,7 +12,8 @@ from server.entities.statuses import render_status
 from server.json import json_response
 from server.params import path_id, read_params
 from server.state import POOL, URLS
-from server.usecases.status_edits import edit_status, version_history
+from server.usecases.actors import Actor
+from server.usecases.status_edits import TypedEdit, edit_status, version_history
 from storage import accounts as account_store
 from storage import statuses as status_store
 
@@ -25,16 +26,14 @@ async def edit(request: web.Request) -> web.Response:
     params = await read_params(request)
     if params.list("media_ids") or params.raw("poll"):
         raise invalid("media attachments and polls are not supported yet")
-    status = await edit_status(
-        request.app[POOL],
-        request.app[URLS],
-        account_id=current(request).account_id,
-        status_id=path_id(request),
+    typed = TypedEdit(
         text=params.str("status", ""),
         spoiler_text=params.str("spoiler_text", ""),
         sensitive=params.bool("sensitive", False),
         language=params.str("language"),
     )
+    actor = Actor.member(current(request).account_id)
+    status = await edit_status(request.app[POOL], request.app[URLS], actor, path_id(request), typed)
     entity = await render_status(
         request.app[POOL], status, request.app[URLS], current(request).account_id
     )

@@ -20,7 +20,8 @@ from server.pagination import link_header, page_from
 from server.params import Params, parse_id, path_id, read_params
 from server.state import POOL, URLS
 from server.usecases import interactions
-from server.usecases.statuses import REPLY_NOT_FOUND, create_status, delete_status
+from server.usecases.actors import Actor
+from server.usecases.statuses import REPLY_NOT_FOUND, Typed, delete_status, post_status
 from storage import accounts as account_store
 from storage import statuses as status_store
 
@@ -72,27 +73,21 @@ async def create(request: web.Request) -> web.Response:
     auth = current(request)
     params = await read_params(request)
     _reject_unsupported(params)
-    pool = request.app[POOL]
-    user = await account_store.get_user_by_account(pool, auth.account_id)
-    visibility = params.str("visibility") or user["default_visibility"]
-    local_only = params.bool("local_only", user["default_local_only"])
-    if visibility == "local":  # Kith's shorthand, as in glitch-soc
-        visibility, local_only = "public", True
-    status = await create_status(
-        pool,
-        request.app[URLS],
-        author_id=auth.account_id,
+    typed = Typed(
         text=params.str("status", ""),
-        visibility=visibility,
+        visibility=params.str("visibility"),
         spoiler_text=params.str("spoiler_text", ""),
-        sensitive=params.bool("sensitive", user["default_sensitive"]),
+        sensitive=params.bool("sensitive"),
         in_reply_to_id=_reply_to(params),
-        language=params.str("language") or user["default_language"],
-        local_only=local_only,
+        language=params.str("language"),
+        local_only=params.bool("local_only"),
         application_id=auth.application_id,
         idempotency_key=request.headers.get("Idempotency-Key") or None,
     )
-    return await _respond(request, status)
+    posted = await post_status(
+        request.app[POOL], request.app[URLS], Actor.member(auth.account_id), typed
+    )
+    return await _respond(request, posted.status)
 
 
 @routes.get("/api/v1/statuses/{id}")
@@ -104,9 +99,8 @@ async def show(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/statuses/{id}")
 @authenticated("write:statuses")
 async def delete(request: web.Request) -> web.Response:
-    status = await delete_status(
-        request.app[POOL], account_id=current(request).account_id, status_id=path_id(request)
-    )
+    actor = Actor.member(current(request).account_id)
+    status = await delete_status(request.app[POOL], actor, path_id(request))
     return await _respond(request, status, source=True)
 
 

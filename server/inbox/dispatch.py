@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from federation.context import Federation
+from federation.errors import KithError
 from federation.fetch import fetch_object
 from federation.parse.actors import authority
 from federation.parse.notes import reference
@@ -39,6 +40,20 @@ def ignored(why: str) -> str:
 
 def refused(why: str) -> str:
     return f"refused: {why}"
+
+
+async def carried_out(work: Awaitable[object]) -> str:
+    """The outcome of a use case's `work`: what it returns when that is an outcome (a `str`),
+    else `OK`. Its "not found" (no such status here, nobody here concerned) is ignored rather
+    than refused: peers send edits and deletes of posts they never sent here, and posts to
+    everyone. Any other `KithError` is a refusal, which the inbox job records."""
+    try:
+        result = await work
+    except KithError as exc:
+        if exc.status != 404:
+            raise
+        return ignored(exc.message)
+    return result if isinstance(result, str) else OK
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,32 @@
-"""Editing a status: the previous version is kept, the text is composed again, and the people
-who boosted it or are newly mentioned hear of it.
+"""Editing a status, by a member here or by a remote author: one function, `edit_status`.
 
-An edit's mentions replace the old ones (`update_mentions`, also applied to remote edits): whoever
-is no longer mentioned loses what the mention gave them. They can no longer read a direct post
-(`storage.visibility.readable_by` goes by the mention rows), their mention notification is
-withdrawn and the post leaves their home feed when they may no longer read it. Remote servers
-get the Update only when still in the audience; those that drop out of a followers-only or
-direct post's audience get a Delete instead (`outbox.status_edited`).
+The previous version is kept, the status is rewritten from a `Revision`, and the people who
+boosted it or are newly mentioned hear of it. What differs by direction is only how the
+`Revision` is made: `TypedEdit` here composes what a member typed; `remote_statuses.Delivered`
+takes the edited post as its author's server sent it.
+
+An edit's mentions replace the old ones: whoever is no longer mentioned loses what the mention
+gave them. They can no longer read a direct post (`storage.visibility.readable_by` goes by the
+mention rows), their mention notification is withdrawn and the post leaves their home feed when
+they may no longer read it. Remote servers get the Update only when still in the audience; those
+that drop out of a followers-only or direct post's audience get a Delete instead
+(`outbox.status_edited`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import asyncpg
 
 from federation import outbox
 from federation.errors import not_found
 from federation.urls import LocalUrls
+from server.usecases.actors import Actor
 from server.usecases.composition import compose
-from server.usecases.statuses import check_text, valid_language
+from server.usecases.statuses import check_text, not_the_authors, valid_language
 from storage import notifications as notification_store
 from storage import status_edits as edit_store
 from storage import statuses as status_store
@@ -29,29 +35,46 @@ from storage import tags as tag_store
 Row = Mapping[str, Any]
 
 
-async def edit_status(
-    pool: asyncpg.Pool,
-    urls: LocalUrls,
-    *,
-    account_id: int,
-    status_id: int,
-    text: str,
-    spoiler_text: str,
-    sensitive: bool,
-    language: str | None,
-) -> asyncpg.Record:
-    """Replace the text of one of `account_id`'s statuses; return the edited status.
+@dataclass(frozen=True)
+class Revision:
+    """A status's new version, whichever direction it came from. `mentioned_ids` are the
+    accounts it names, `silent_ids` those it is addressed to without naming them."""
 
-    Someone else's status, or a boost, is "not found". Visibility and reply target cannot change,
-    as in Mastodon.
+    content: str  # HTML
+    text: str
+    spoiler_text: str
+    sensitive: bool
+    language: str | None
+    mentioned_ids: Sequence[int] = ()
+    silent_ids: Sequence[int] = ()
+    tags: Sequence[str] = ()
+
+
+class Reviser(Protocol):
+    """An edit as its author's side gives it."""
+
+    async def revise(
+        self, conn: asyncpg.Connection, urls: LocalUrls, status: asyncpg.Record
+    ) -> Revision:
+        """The new version of `status`; raises `KithError` when it is not acceptable."""
+        ...
+
+
+async def edit_status(
+    pool: asyncpg.Pool, urls: LocalUrls, actor: Actor, status_id: int, edit: Reviser
+) -> asyncpg.Record:
+    """`actor` edits one of their statuses; return the edited status.
+
+    Someone else's status, or a boost, is "not found". Visibility and reply target cannot
+    change, as in Mastodon.
     """
-    text = text.strip()
-    spoiler_text = spoiler_text.strip()
     async with pool.acquire() as conn, conn.transaction():
         status = await status_store.lock_status(conn, status_id)
-        if status is None or status["account_id"] != account_id or status["reblog_of_id"]:
+        if status is None:
             raise not_found()
-        check_text(text, spoiler_text, status["visibility"])
+        if status["account_id"] != actor.account_id or status["reblog_of_id"]:
+            raise not_the_authors(actor)
+        revision = await edit.revise(conn, urls, status)
         await edit_store.keep_version(
             conn,
             status_id=status_id,
@@ -60,26 +83,28 @@ async def edit_status(
             sensitive=status["sensitive"],
             created_at=status["edited_at"] or status["created_at"],
         )
-        composed = await compose(conn, urls, text)
         edited = await edit_store.rewrite_status(
             conn,
             status_id=status_id,
-            content=composed.html,
-            text=text,
-            spoiler_text=spoiler_text,
-            sensitive=sensitive or bool(spoiler_text),
-            language=valid_language(language) if language else status["language"],
+            content=revision.content,
+            text=revision.text,
+            spoiler_text=revision.spoiler_text,
+            sensitive=revision.sensitive,
+            language=revision.language,
         )
         await edit_store.detach_tags(conn, status_id)
-        tags = await tag_store.upsert_tags(conn, composed.tags)
+        tags = await tag_store.upsert_tags(conn, list(revision.tags))
         await tag_store.attach_tags(conn, status_id, [tag["id"] for tag in tags])
-        reached = await outbox.status_reach(conn, status)
-        await update_mentions(conn, edited, composed.mentioned_ids, [])
+        # Who was sent the status before the edit: only a local author's activities go out.
+        reached = await outbox.status_reach(conn, status) if actor.is_local else []
+        await _update_mentions(
+            conn, edited, list(revision.mentioned_ids), list(revision.silent_ids)
+        )
         for booster_id in await edit_store.local_reblogger_ids(conn, status_id):
             await notification_store.notify(
                 conn,
                 account_id=booster_id,
-                from_account_id=account_id,
+                from_account_id=status["account_id"],
                 type="update",
                 status_id=status_id,
             )
@@ -87,11 +112,38 @@ async def edit_status(
         return edited
 
 
-async def update_mentions(
+@dataclass(frozen=True)
+class TypedEdit:
+    """What a member typed to edit their status, as a `Reviser`. Without a language, the
+    status keeps its own; a content warning marks it sensitive."""
+
+    text: str
+    spoiler_text: str = ""
+    sensitive: bool = False
+    language: str | None = None
+
+    async def revise(
+        self, conn: asyncpg.Connection, urls: LocalUrls, status: asyncpg.Record
+    ) -> Revision:
+        text, spoiler_text = self.text.strip(), self.spoiler_text.strip()
+        check_text(text, spoiler_text, status["visibility"])
+        composed = await compose(conn, urls, text)
+        return Revision(
+            content=composed.html,
+            text=text,
+            spoiler_text=spoiler_text,
+            sensitive=self.sensitive or bool(spoiler_text),
+            language=valid_language(self.language) if self.language else status["language"],
+            mentioned_ids=composed.mentioned_ids,
+            tags=composed.tags,
+        )
+
+
+async def _update_mentions(
     conn: asyncpg.Connection, status: Row, named_ids: list[int], silent_ids: list[int]
 ) -> None:
-    """Give an edited status (local or remote) exactly these mentions: `named_ids`, and
-    `silent_ids` addressed without being named.
+    """Give an edited status exactly these mentions: `named_ids`, and `silent_ids` addressed
+    without being named.
 
     Newly mentioned readers are notified; accounts no longer mentioned lose their mention
     notification, and the status leaves their home feed when they may no longer read it.

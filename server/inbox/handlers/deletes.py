@@ -1,15 +1,18 @@
 """Delete: a post (by reference or as a Tombstone), or the actor itself.
 
-Only accounts Kith already knows are considered: a deleted actor cannot be fetched, and nothing
-of an unknown one is stored.
+A post is deleted by `statuses.delete_status`, as a member's post is. Only accounts Kith already
+knows are considered: a deleted actor cannot be fetched, and nothing of an unknown one is
+stored.
 """
 
 from __future__ import annotations
 
 from federation.context import Federation
-from server.inbox.dispatch import OK, Activity, Dispatcher, ignored
-from server.inbox.handlers.common import known_account, reference
-from server.usecases import remote_statuses
+from server.inbox.dispatch import OK, Activity, Dispatcher, carried_out, ignored
+from server.inbox.handlers.common import known_account, live_status, reference
+from server.usecases.actors import Actor
+from server.usecases.remote_statuses import delete_account_content
+from server.usecases.statuses import delete_status
 
 
 async def on_delete(fed: Federation, activity: Activity) -> str:
@@ -18,10 +21,13 @@ async def on_delete(fed: Federation, activity: Activity) -> str:
         return ignored("unknown actor")
     target = reference(activity.object)
     if target == activity.actor_uri:
-        await remote_statuses.delete_account_content(fed, author)
+        await delete_account_content(fed, author)
         return OK
-    why = await remote_statuses.delete_note(fed, target or "", author)
-    return OK if why is None else ignored(why)
+    status = await live_status(fed, target)
+    if status is None:
+        return ignored("unknown status")
+    actor = Actor.remote(author["id"], activity.uri)
+    return await carried_out(delete_status(fed.pool, actor, status["id"]))
 
 
 def register(dispatcher: Dispatcher) -> None:

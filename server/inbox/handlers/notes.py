@@ -1,4 +1,7 @@
-"""Create: a post (Note, Question, Article, Page, Event, ...) written on another server."""
+"""Create: a post (Note, Question, Article, Page, Event, ...) written on another server.
+
+Stored by `statuses.post_status`, as a member's post is, from the post as delivered.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,19 @@ from federation import remote_accounts
 from federation.context import Federation
 from federation.fetch import fetch_object
 from federation.parse.actors import authority
-from federation.parse.notes import POST_TYPES, NoteError, parse_note
-from server.inbox.dispatch import OK, Activity, Dispatcher, ignored, refused
+from federation.parse.notes import POST_TYPES, NoteError, ParsedNote, parse_note
+from server.inbox.dispatch import (
+    OK,
+    Activity,
+    Dispatcher,
+    carried_out,
+    ignored,
+    refused,
+)
 from server.inbox.handlers.common import reference, type_of
-from server.usecases import remote_statuses
+from server.usecases.actors import Actor
+from server.usecases.remote_statuses import Delivered
+from server.usecases.statuses import post_status
 
 
 async def on_create(fed: Federation, activity: Activity) -> str:
@@ -31,10 +43,14 @@ async def on_create(fed: Federation, activity: Activity) -> str:
     if authority(note.uri) != authority(activity.actor_uri):
         return refused("the post's id is not on the actor's server")
     author = await remote_accounts.resolve_actor(fed, activity.actor_uri)
-    stored = await remote_statuses.store_note(fed, note, author)
-    if stored.refused is not None:
-        return refused(stored.refused)
-    return OK if stored.created else ignored(stored.skipped or "already stored")
+    return await carried_out(_post(fed, Actor.remote(author["id"], activity.uri), note))
+
+
+async def _post(fed: Federation, actor: Actor, note: ParsedNote) -> str:
+    posted = await post_status(fed.pool, fed.urls, actor, Delivered(note))
+    if posted.created:
+        return OK
+    return ignored("deleted earlier" if posted.status["deleted_at"] else "already stored")
 
 
 def register(dispatcher: Dispatcher) -> None:

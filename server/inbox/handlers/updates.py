@@ -1,7 +1,8 @@
 """Update: an edited post, or an actor's changed profile.
 
 A profile is taken from the activity itself only when it is the signed actor's own document; a
-post only when it is the actor's own post.
+post only when it is the actor's own post, and is edited by `status_edits.edit_status`, as a
+member's post is.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from federation import remote_accounts
 from federation.context import Federation
 from federation.parse.actors import authority
 from federation.parse.notes import POST_TYPES, NoteError, parse_note
-from server.inbox.dispatch import OK, Activity, Dispatcher, ignored, refused
-from server.inbox.handlers.common import known_account, type_of
-from server.usecases import remote_statuses
+from server.inbox.dispatch import OK, Activity, Dispatcher, carried_out, ignored, refused
+from server.inbox.handlers.common import known_account, live_status, type_of
+from server.usecases.actors import Actor
+from server.usecases.remote_statuses import Delivered
+from server.usecases.status_edits import edit_status
 
 
 async def on_update(fed: Federation, activity: Activity) -> str:
@@ -37,8 +40,12 @@ async def on_update(fed: Federation, activity: Activity) -> str:
         or authority(note.uri) != authority(author["uri"])
     ):
         return refused("the post is not the actor's")
-    why = await remote_statuses.update_note(fed, note, author)
-    return OK if why is None else ignored(why)
+    edit = Delivered(note)
+    status = await live_status(fed, note.uri)
+    if status is None:
+        return ignored("unknown status")
+    actor = Actor.remote(author["id"], activity.uri)
+    return await carried_out(edit_status(fed.pool, fed.urls, actor, status["id"], edit))
 
 
 def register(dispatcher: Dispatcher) -> None:
