@@ -10,6 +10,7 @@ goes to the log only.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 class KithError(Exception):
@@ -21,21 +22,27 @@ class KithError(Exception):
         detail: str | None = None,
         description: str | None = None,
         headers: Mapping[str, str] | None = None,
+        details: Mapping[str, list[dict[str, str]]] | None = None,
     ) -> None:
         """`description` is OAuth's `error_description` (RFC 6749: `message` is then the error
-        code); `headers` go on the HTTP response (e.g. `Retry-After`)."""
+        code); `headers` go on the HTTP response (e.g. `Retry-After`); `details` are per-field
+        validation failures in Mastodon's shape (`{"username": [{"error": "ERR_TAKEN",
+        "description": "has already been taken"}]}`), as sign-up answers them."""
         super().__init__(message)
         self.status = status
         self.message = message
         self.detail = detail
         self.description = description
         self.headers = dict(headers or {})
+        self.details = dict(details or {})
 
-    def body(self) -> dict[str, str]:
+    def body(self) -> dict[str, Any]:
         """The client API's JSON body, in Mastodon's shape."""
-        body = {"error": self.message}
+        body: dict[str, Any] = {"error": self.message}
         if self.description:
             body["error_description"] = self.description
+        if self.details:
+            body["details"] = self.details
         return body
 
 

@@ -27,7 +27,8 @@ from server.cli_common import CliError, open_pool
 from server.cli_domains import add_domain_commands, run_domain_command
 from server.composition import database_url, prepare_database
 from server.config import VERSION_STRING, Config, ConfigError, load_config
-from server.usecases.accounts import create_local_account
+from server.usecases.actors import Actor
+from server.usecases.sign_up import SignUpForm, sign_up
 from storage import accounts as account_store
 from storage.db import DatabaseUnavailable
 from storage.embedded import EmbeddedDatabaseError
@@ -83,24 +84,31 @@ def _read_password_from_stdin() -> str:
 
 
 async def _user_create(config: Config, args: argparse.Namespace) -> None:
+    """The sign-up use case as the operator: any registration mode, any role, audited."""
     password = _read_password_from_stdin() if args.password_stdin else secrets.token_urlsafe(18)
     role = "admin" if args.admin else "moderator" if args.moderator else "user"
+    form = SignUpForm(username=args.username, email=args.email, password=password, role=role)
     async with open_pool(config) as pool:
         try:
-            await create_local_account(
-                pool,
-                LocalUrls(config.base_url),
-                username=args.username,
-                email=args.email,
-                password=password,
-                role=role,
-                allow_reserved=True,
+            await sign_up(
+                pool, LocalUrls(config.base_url), form, by=Actor.operator(), audit_reason="cli"
             )
         except KithError as exc:
-            raise CliError(exc.message.removeprefix("Validation failed: ")) from None
+            raise CliError(_one_line(exc)) from None
     print(f"created @{args.username}@{config.domain} ({role})")
     if not args.password_stdin:
         print(f"password: {password}")
+
+
+def _one_line(exc: KithError) -> str:
+    """Field failures as "username has already been taken; email is invalid"."""
+    if not exc.details:
+        return exc.message.removeprefix("Validation failed: ")
+    return "; ".join(
+        f"{field.replace('_', ' ')} {error['description']}"
+        for field, errors in exc.details.items()
+        for error in errors
+    )
 
 
 async def _user_list(config: Config) -> None:

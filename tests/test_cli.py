@@ -85,8 +85,8 @@ async def test_user_create_and_list(tmp_path: Path, db_dsn: str):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["user", "create", "alice", "--email", "other@example.org"], "already taken"),
-        (["user", "create", "new", "--email", "alice@example.org"], "already taken"),
+        (["user", "create", "alice", "--email", "other@example.org"], "already been taken"),
+        (["user", "create", "new", "--email", "alice@example.org"], "already been taken"),
         (["user", "create", "bad name", "--email", "x@example.org"], "username"),
         (["user", "create", "carol", "--email", "not-an-email"], "email"),
     ],

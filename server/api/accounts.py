@@ -8,7 +8,6 @@ approval are "Record not found" to everyone, as in Mastodon.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,30 +29,19 @@ from server.params import Params, parse_id, path_id, read_params
 from server.rate_limits import SIGN_UP_PER_IP, client_address, spend
 from server.state import FEDERATION, POOL, URLS
 from server.usecases import follows, profiles
-from server.usecases.accounts import (
-    EMAIL_RE,
-    RESERVED_USERNAMES,
-    USERNAME_RE,
-    InvalidInvite,
-    create_local_account,
-)
-from server.usecases.passwords import MAX_LENGTH, MIN_LENGTH
+from server.usecases.actors import Actor
+from server.usecases.sign_up import SignUpForm, sign_up
 from storage import accounts as account_store
 from storage import follows as follow_store
-from storage import notifications
 from storage import oauth as oauth_store
 from storage.pagination import Page
-from storage.settings import registrations_mode
 
 routes = web.RouteTableDef()
 
 ACCOUNTS_DEFAULT_LIMIT = 40
 ACCOUNTS_MAX_LIMIT = 80
 RELATIONSHIPS_MAX = 80
-REASON_MAX = 420
 INVITE_CODE_MAX = 64
-USERNAME_MAX = 30
-LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
 # `storage.follows.list_followers` and its kin.
 AccountLister = Callable[[asyncpg.Pool, int, Page], Awaitable[list[asyncpg.Record]]]
@@ -348,108 +336,28 @@ async def unfollow(request: web.Request) -> web.Response:
 # -- sign-up -------------------------------------------------------------------------------------
 
 
-class _Errors:
-    """Validation failures in Mastodon's sign-up shape: one message and per-field details."""
-
-    def __init__(self) -> None:
-        self.details: dict[str, list[dict[str, str]]] = {}
-
-    def add(self, field: str, code: str, description: str) -> None:
-        self.details.setdefault(field, []).append({"error": code, "description": description})
-
-    def response(self) -> web.Response:
-        message = ", ".join(
-            f"{field.replace('_', ' ').capitalize()} {error['description']}"
-            for field, errors in self.details.items()
-            for error in errors
-        )
-        return json_response(
-            {"error": f"Validation failed: {message}", "details": self.details}, status=422
-        )
-
-
-async def _registration_errors(pool: asyncpg.Pool, params: Params) -> _Errors:
-    errors = _Errors()
-    username = params.str("username") or ""
-    email = params.str("email") or ""
-    password = params.str("password") or ""
-    if not username:
-        errors.add("username", "ERR_BLANK", "can't be blank")
-    elif len(username) > USERNAME_MAX:
-        errors.add(
-            "username", "ERR_TOO_LONG", f"is too long (maximum is {USERNAME_MAX} characters)"
-        )
-    elif not USERNAME_RE.match(username):
-        errors.add("username", "ERR_INVALID", "must contain only letters, numbers and underscores")
-    elif username.lower() in RESERVED_USERNAMES:
-        errors.add("username", "ERR_RESERVED", "is reserved")
-    elif await account_store.username_taken(pool, username):
-        errors.add("username", "ERR_TAKEN", "has already been taken")
-    if not email:
-        errors.add("email", "ERR_BLANK", "can't be blank")
-    elif len(email) > 320 or not EMAIL_RE.match(email):
-        errors.add("email", "ERR_INVALID", "is invalid")
-    elif await account_store.email_taken(pool, email):
-        errors.add("email", "ERR_TAKEN", "has already been taken")
-    if not password:
-        errors.add("password", "ERR_BLANK", "can't be blank")
-    elif len(password) < MIN_LENGTH:
-        errors.add(
-            "password", "ERR_TOO_SHORT", f"is too short (minimum is {MIN_LENGTH} characters)"
-        )
-    elif len(password) > MAX_LENGTH:
-        errors.add("password", "ERR_TOO_LONG", f"is too long (maximum is {MAX_LENGTH} characters)")
-    if not params.bool("agreement", False):
-        errors.add("agreement", "ERR_ACCEPTED", "must be accepted")
-    if not LOCALE_RE.match(params.str("locale") or "en"):
-        errors.add("locale", "ERR_INCLUSION", "is not included in the list")
-    if len(params.str("reason") or "") > REASON_MAX:
-        errors.add("reason", "ERR_TOO_LONG", f"is too long (maximum is {REASON_MAX} characters)")
-    return errors
-
-
 @routes.post("/api/v1/accounts")
 @authenticated("write:accounts", user=False)
 async def register(request: web.Request) -> web.Response:
-    """Sign up through an app; returns the new member's token (with the app's scopes).
-
-    In `approval` mode the account waits for a moderator, and its token is refused until then;
-    a `reason` is required. In `invite` mode an `invite_code` is required. A valid invite code
-    skips approval (as in Mastodon); an unusable one fails the sign-up.
+    """Sign up through an app (`server.usecases.sign_up`: its rules, by registration mode);
+    returns the new member's token with the app's scopes. In approval mode the token is refused
+    until a moderator approves the account.
 
     Every attempt counts against the client's address (`SIGN_UP_PER_IP`), failed ones too.
     """
     pool, auth = request.app[POOL], current(request)
-    mode = await registrations_mode(pool)
-    if mode == "closed":
-        raise KithError(403, "This action is not allowed")
     await spend(pool, SIGN_UP_PER_IP, client_address(request))
     params = await read_params(request)
-    errors = await _registration_errors(pool, params)
-    invite_code = params.str("invite_code", max_length=INVITE_CODE_MAX) or None
-    if mode == "invite" and invite_code is None:
-        errors.add("invite_code", "ERR_BLANK", "can't be blank")
-    if mode == "approval" and invite_code is None and not (params.str("reason") or "").strip():
-        errors.add("reason", "ERR_BLANK", "can't be blank")
-    if errors.details:
-        return errors.response()
-    try:
-        user = await create_local_account(
-            pool,
-            request.app[URLS],
-            username=params.str("username"),
-            email=params.str("email"),
-            password=params.str("password"),
-            approved=mode == "open" or invite_code is not None,
-            reason=params.str("reason") or "",
-            locale=params.str("locale") or "en",
-            invite_code=invite_code,
-        )
-    except InvalidInvite:
-        errors.add("invite_code", "ERR_INVALID", "is invalid")
-        return errors.response()
-    except KithError as exc:  # lost a race for the username or e-mail
-        return json_response({"error": exc.message}, status=exc.status)
+    form = SignUpForm(
+        username=params.str("username") or "",
+        email=params.str("email") or "",
+        password=params.str("password") or "",
+        agreement=params.bool("agreement", False),
+        locale=params.str("locale") or "en",
+        reason=params.str("reason") or "",
+        invite_code=params.str("invite_code", max_length=INVITE_CODE_MAX) or None,
+    )
+    user = await sign_up(pool, request.app[URLS], form, by=Actor.system())
 
     app = (
         await oauth_store.get_application(pool, auth.application_id)
@@ -465,10 +373,6 @@ async def register(request: web.Request) -> web.Response:
         user_id=user["id"],
         scopes=scopes,
     )
-    for staff_id in await account_store.staff_account_ids(pool):
-        await notifications.notify(
-            pool, account_id=staff_id, from_account_id=user["account_id"], type="admin.sign_up"
-        )
     return json_response(
         {
             "access_token": access_token,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ActorKind = Literal["member", "remote", "staff", "system"]
+ActorKind = Literal["member", "remote", "staff", "system", "operator"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,12 @@ class Actor:
     def system(cls) -> Actor:
         """Kith itself: a job, a block-list refresh, an expiry."""
         return cls("system", None)
+
+    @classmethod
+    def operator(cls) -> Actor:
+        """Whoever runs the `kith` command on the server: trusted like an admin, with no account
+        (audited with no actor, as every CLI command is)."""
+        return cls("operator", None)
 
     @property
     def is_local(self) -> bool:
