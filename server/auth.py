@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from federation.errors import KithError
 from server.scopes import covers
 from server.state import POOL
 from storage import oauth as oauth_store
-
-AUTH = web.RequestKey("auth", object)
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class Auth:
     @property
     def is_staff(self) -> bool:
         return self.role in ("admin", "moderator")
+
+
+# None once resolved for a request that sent no token.
+AUTH = web.RequestKey[Auth | None]("auth")
 
 
 def hash_secret(secret: str) -> str:
@@ -80,12 +84,14 @@ def _check_scope(auth: Auth, scope: str | None) -> None:
         raise KithError(403, "This action is outside the authorized scopes")
 
 
-def authenticated(scope: str | None, *, user: bool = True, staff: bool = False):
+def authenticated(
+    scope: str | None, *, user: bool = True, staff: bool = False
+) -> Callable[[Handler], Handler]:
     """Require a valid token carrying `scope`; with `user`, one that belongs to a member."""
 
-    def decorate(handler):
+    def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
-        async def wrapper(request: web.Request):
+        async def wrapper(request: web.Request) -> web.StreamResponse:
             auth = await resolve_auth(request)
             if auth is None:
                 raise KithError(401, "The access token is invalid")
@@ -101,12 +107,12 @@ def authenticated(scope: str | None, *, user: bool = True, staff: bool = False):
     return decorate
 
 
-def optional_auth(scope: str | None = None):
+def optional_auth(scope: str | None = None) -> Callable[[Handler], Handler]:
     """Allow anonymous requests; a token, if present, must be valid and carry `scope`."""
 
-    def decorate(handler):
+    def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
-        async def wrapper(request: web.Request):
+        async def wrapper(request: web.Request) -> web.StreamResponse:
             auth = await resolve_auth(request)
             if auth is not None:
                 _check_scope(auth, scope)
@@ -123,6 +129,32 @@ def current(request: web.Request) -> Auth:
     if auth is None:
         raise KithError(401, "The access token is invalid")
     return auth
+
+
+def member_id(request: web.Request) -> int:
+    """The signed-in member's account id, in a handler wrapped in `@authenticated` with `user`
+    (the default), which has already refused tokens that belong to no member."""
+    account_id = current(request).account_id
+    if account_id is None:
+        raise KithError(422, "This method requires an authenticated user")
+    return account_id
+
+
+def admin_id(request: web.Request) -> int:
+    """The acting admin's account id, in a handler wrapped in `@authenticated` with `staff`;
+    403 for moderators."""
+    if current(request).role != "admin":
+        raise KithError(403, "This action is not allowed")
+    return member_id(request)
+
+
+def staff_role(request: web.Request) -> str:
+    """The signed-in member's role, in a handler wrapped in `@authenticated` with `staff`, which
+    has already refused everyone else."""
+    role = current(request).role
+    if role is None:
+        raise KithError(403, "This action is not allowed")
+    return role
 
 
 def viewer_id(request: web.Request) -> int | None:

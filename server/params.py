@@ -8,10 +8,11 @@ never touch the raw request.
 
 from __future__ import annotations
 
+import builtins
 import math
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 import orjson
@@ -67,7 +68,11 @@ def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
 
 
 class Params:
-    """Typed access to merged query and body parameters."""
+    """Typed access to merged query and body parameters.
+
+    The readers are named after the types they return (`str`, `int`, `bool`, `list`, `dict`),
+    which shadows those builtins in the class body: annotations here spell them `builtins.*`.
+    """
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
@@ -78,7 +83,23 @@ class Params:
     def raw(self, name: str) -> Any:
         return self.data.get(name)
 
-    def str(self, name: str, default: str | None = None, *, max_length: int | None = None):
+    @overload
+    def str(
+        self, name: builtins.str, default: None = None, *, max_length: builtins.int | None = None
+    ) -> builtins.str | None: ...
+
+    @overload
+    def str(
+        self, name: builtins.str, default: builtins.str, *, max_length: builtins.int | None = None
+    ) -> builtins.str: ...
+
+    def str(
+        self,
+        name: builtins.str,
+        default: builtins.str | None = None,
+        *,
+        max_length: builtins.int | None = None,
+    ) -> builtins.str | None:
         value = self.data.get(name)
         if value is None:
             return default
@@ -90,13 +111,23 @@ class Params:
             raise KithError(422, f"Validation failed: {name} is too long (max {max_length})")
         return value
 
-    def required_str(self, name: str, *, max_length: int | None = None) -> str:
+    def required_str(
+        self, name: builtins.str, *, max_length: builtins.int | None = None
+    ) -> builtins.str:
         value = self.str(name, max_length=max_length)
         if value is None or value == "":
             raise KithError(422, f"Validation failed: {name} can't be blank")
         return value
 
-    def bool(self, name: str, default: bool | None = None):
+    @overload
+    def bool(self, name: builtins.str, default: None = None) -> builtins.bool | None: ...
+
+    @overload
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool: ...
+
+    def bool(
+        self, name: builtins.str, default: builtins.bool | None = None
+    ) -> builtins.bool | None:
         value = self.data.get(name)
         if value is None:
             return default
@@ -108,7 +139,34 @@ class Params:
             return value.strip().lower() in _TRUE
         raise KithError(422, f"Validation failed: {name} must be a boolean")
 
-    def int(self, name: str, default: int | None = None, *, minimum=None, maximum=None):
+    @overload
+    def int(
+        self,
+        name: builtins.str,
+        default: None = None,
+        *,
+        minimum: builtins.int | None = None,
+        maximum: builtins.int | None = None,
+    ) -> builtins.int | None: ...
+
+    @overload
+    def int(
+        self,
+        name: builtins.str,
+        default: builtins.int,
+        *,
+        minimum: builtins.int | None = None,
+        maximum: builtins.int | None = None,
+    ) -> builtins.int: ...
+
+    def int(
+        self,
+        name: builtins.str,
+        default: builtins.int | None = None,
+        *,
+        minimum: builtins.int | None = None,
+        maximum: builtins.int | None = None,
+    ) -> builtins.int | None:
         """A whole number, clamped to `minimum`/`maximum` when given (as Mastodon does with
         `limit`); one that is still beyond an SQL bigint is refused (422), never passed on."""
         value = self.data.get(name)
@@ -123,7 +181,7 @@ class Params:
             raise KithError(422, f"Validation failed: {name} is out of range")
         return number
 
-    def duration(self, name: str) -> timedelta | None:
+    def duration(self, name: builtins.str) -> timedelta | None:
         """A number of seconds (`expires_in`) as a timedelta; None when absent, empty or 0.
 
         Refused (422) when negative or longer than `MAX_DURATION`."""
@@ -135,7 +193,7 @@ class Params:
             raise KithError(422, f"Validation failed: {name} must be between 0 and {limit} seconds")
         return timedelta(seconds=seconds)
 
-    def url(self, name: str, *, max_length: int) -> str | None:
+    def url(self, name: builtins.str, *, max_length: builtins.int) -> builtins.str | None:
         """An absolute http(s) URL; None when absent or empty. Refused (422) when it is not
         one, including what `urlsplit` cannot parse (`http://[`)."""
         value = self.str(name, max_length=max_length)
@@ -150,14 +208,14 @@ class Params:
             raise KithError(422, f"Validation failed: {name} is not an http(s) URL")
         return value
 
-    def id(self, name: str) -> int | None:
+    def id(self, name: builtins.str) -> builtins.int | None:
         """An ID parameter; anything that is not a snowflake matches nothing (None)."""
         value = self.data.get(name)
         if value is None or value == "":
             return None
         return parse_id(value)
 
-    def list(self, name: str) -> list[Any]:
+    def list(self, name: builtins.str) -> builtins.list[Any]:
         value = self.data.get(name)
         if value is None:
             value = self.data.get(f"{name}[]")
@@ -169,7 +227,7 @@ class Params:
             return [value[k] for k in sorted(value, key=lambda k: (len(k), k))]
         return [value]
 
-    def dict(self, name: str) -> dict[str, Any] | None:
+    def dict(self, name: builtins.str) -> builtins.dict[builtins.str, Any] | None:
         value = self.data.get(name)
         if value is None:
             return None
@@ -250,11 +308,11 @@ async def read_params(request: web.Request) -> Params:
                 form = await request.post()
             except ValueError:
                 raise KithError(400, "Error occurred while parsing request parameters") from None
-            for key, value in form.items():
-                if isinstance(value, str):
-                    _set_nested(data, key, value)
+            for key, field in form.items():
+                if isinstance(field, str):
+                    _set_nested(data, key, field)
                 else:
-                    data[key] = value  # an uploaded file
+                    data[key] = field  # an uploaded file
         elif ctype not in ("", "application/octet-stream", "text/plain"):
             raise KithError(415, f"Unsupported content type {excerpt(ctype)}")
     _reject_nul(data)

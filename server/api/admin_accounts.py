@@ -8,7 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.errors import invalid, not_found
-from server.auth import authenticated, current
+from server.auth import authenticated, member_id, staff_role
 from server.entities.admin import render_admin_account
 from server.json import json_response
 from server.pagination import link_header, page_from
@@ -109,11 +109,10 @@ async def _moderate(
     request: web.Request, action: str, *, reason: str = "", report_id: int | None = None
 ) -> int:
     account_id = path_id(request)
-    auth = current(request)
     await moderation.moderate(
         request.app[POOL],
-        actor_id=auth.account_id,
-        actor_role=auth.role,
+        actor_id=member_id(request),
+        actor_role=staff_role(request),
         account_id=account_id,
         action=action,
         reason=reason,

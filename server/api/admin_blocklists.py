@@ -20,8 +20,7 @@ from aiohttp import web
 from federation.context import FEDERATION
 from federation.domains import SEVERITIES
 from federation.errors import KithError, not_found
-from server.api.admin_domains import admin_account
-from server.auth import authenticated
+from server.auth import admin_id, authenticated
 from server.entities.common import iso
 from server.json import json_response
 from server.params import Params, path_id, read_params
@@ -101,7 +100,7 @@ def _change_id(request: web.Request) -> int:
 @routes.get(BASE)
 @authenticated("admin:read", staff=True)
 async def list_subscriptions(request: web.Request) -> web.Response:
-    admin_account(request)
+    admin_id(request)
     rows = await store.list_subscriptions(request.app[POOL])
     return json_response([render_subscription(row) for row in rows])
 
@@ -109,7 +108,7 @@ async def list_subscriptions(request: web.Request) -> web.Response:
 @routes.post(BASE)
 @authenticated("admin:write", staff=True)
 async def subscribe(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     params = await read_params(request)
     url = params.required_str("url", max_length=4096)
     row = await service.subscribe(
@@ -125,14 +124,14 @@ async def subscribe(request: web.Request) -> web.Response:
 @routes.get(BASE + "/{id}")
 @authenticated("admin:read", staff=True)
 async def show(request: web.Request) -> web.Response:
-    admin_account(request)
+    admin_id(request)
     return json_response(render_subscription(await _subscription(request)))
 
 
 @routes.put(BASE + "/{id}")
 @authenticated("admin:write", staff=True)
 async def update(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     params = await read_params(request)
     if "url" in params:
         raise KithError(422, "Validation failed: URL cannot be changed; subscribe to the new one")
@@ -145,7 +144,7 @@ async def update(request: web.Request) -> web.Response:
 @routes.delete(BASE + "/{id}")
 @authenticated("admin:write", staff=True)
 async def unsubscribe(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     await service.unsubscribe(request.app[POOL], path_id(request), actor_id=actor_id)
     return json_response({})
 
@@ -155,7 +154,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
 async def refresh_now(request: web.Request) -> web.Response:
     """What the list says is applied as an automatic decision (audit actor none), as when the
     job refreshes it: the admin asked for the fetch, not for its content."""
-    admin_account(request)
+    admin_id(request)
     row = await refresh(request.app[FEDERATION], path_id(request))
     return json_response(render_subscription(row))
 
@@ -163,7 +162,7 @@ async def refresh_now(request: web.Request) -> web.Response:
 @routes.get(BASE + "/{id}/pending")
 @authenticated("admin:read", staff=True)
 async def pending(request: web.Request) -> web.Response:
-    admin_account(request)
+    admin_id(request)
     row = await _subscription(request)
     held = await store.changes(request.app[POOL], row["id"], state="pending")
     return json_response([render_change(change, row["max_severity"]) for change in held])
@@ -172,7 +171,7 @@ async def pending(request: web.Request) -> web.Response:
 @routes.post(BASE + "/{id}/pending/{change_id}/approve")
 @authenticated("admin:write", staff=True)
 async def approve(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     subscription_id = path_id(request)
     await service.approve(
         request.app[POOL], subscription_id, _change_id(request), actor_id=actor_id
@@ -183,7 +182,7 @@ async def approve(request: web.Request) -> web.Response:
 @routes.post(BASE + "/{id}/pending/{change_id}/reject")
 @authenticated("admin:write", staff=True)
 async def reject(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     subscription_id = path_id(request)
     await service.reject(request.app[POOL], subscription_id, _change_id(request), actor_id=actor_id)
     return json_response(render_subscription(await _subscription(request)))

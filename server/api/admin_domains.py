@@ -22,8 +22,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from federation.errors import KithError, not_found
-from server.auth import authenticated, current
+from federation.errors import not_found
+from server.auth import admin_id, authenticated
 from server.entities.common import iso
 from server.json import json_response
 from server.params import Params, path_id, read_params
@@ -32,14 +32,6 @@ from server.usecases import domain_blocks as service
 from storage import domain_blocks as store
 
 routes = web.RouteTableDef()
-
-
-def admin_account(request: web.Request) -> int:
-    """The acting admin's account id; 403 for moderators."""
-    auth = current(request)
-    if auth.role != "admin":
-        raise KithError(403, "This action is not allowed")
-    return auth.account_id
 
 
 def digest(domain: str) -> str:
@@ -113,7 +105,7 @@ def _block_fields(params: Params) -> dict[str, Any]:
 @routes.get("/api/v1/admin/domain_blocks")
 @authenticated("admin:read:domain_blocks", staff=True)
 async def list_blocks(request: web.Request) -> web.Response:
-    admin_account(request)
+    admin_id(request)
     rows = await store.list_blocks(request.app[POOL])
     return json_response([render_block(row) for row in rows])
 
@@ -121,7 +113,7 @@ async def list_blocks(request: web.Request) -> web.Response:
 @routes.get("/api/v1/admin/domain_blocks/{id}")
 @authenticated("admin:read:domain_blocks", staff=True)
 async def show_block(request: web.Request) -> web.Response:
-    admin_account(request)
+    admin_id(request)
     block = await store.get_block(request.app[POOL], path_id(request))
     if block is None:
         raise not_found()
@@ -131,7 +123,7 @@ async def show_block(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/domain_blocks")
 @authenticated("admin:write:domain_blocks", staff=True)
 async def create_block(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     params = await read_params(request)
     domain = params.required_str("domain", max_length=253 * 4)
     fields = {"severity": "silence", **_block_fields(params)}
@@ -142,7 +134,7 @@ async def create_block(request: web.Request) -> web.Response:
 @routes.put("/api/v1/admin/domain_blocks/{id}")
 @authenticated("admin:write:domain_blocks", staff=True)
 async def update_block(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     params = await read_params(request)
     block = await service.update_block(
         request.app[POOL], path_id(request), _block_fields(params), actor_id=actor_id
@@ -153,7 +145,7 @@ async def update_block(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/admin/domain_blocks/{id}")
 @authenticated("admin:write:domain_blocks", staff=True)
 async def delete_block(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     await service.delete_block(request.app[POOL], path_id(request), actor_id=actor_id)
     return json_response({})
 
@@ -164,7 +156,7 @@ async def delete_block(request: web.Request) -> web.Response:
 @routes.get("/api/v1/admin/domain_allows")
 @authenticated("admin:read:domain_allows", staff=True)
 async def list_allows(request: web.Request) -> web.Response:
-    admin_account(request)
+    admin_id(request)
     rows = await store.list_allows(request.app[POOL])
     return json_response([render_allow(row) for row in rows])
 
@@ -172,7 +164,7 @@ async def list_allows(request: web.Request) -> web.Response:
 @routes.get("/api/v1/admin/domain_allows/{id}")
 @authenticated("admin:read:domain_allows", staff=True)
 async def show_allow(request: web.Request) -> web.Response:
-    admin_account(request)
+    admin_id(request)
     allow = await store.get_allow(request.app[POOL], path_id(request))
     if allow is None:
         raise not_found()
@@ -182,7 +174,7 @@ async def show_allow(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/domain_allows")
 @authenticated("admin:write:domain_allows", staff=True)
 async def create_allow(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     params = await read_params(request)
     domain = params.required_str("domain", max_length=253 * 4)
     allow = await service.create_allow(request.app[POOL], domain, actor_id=actor_id)
@@ -192,7 +184,7 @@ async def create_allow(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/admin/domain_allows/{id}")
 @authenticated("admin:write:domain_allows", staff=True)
 async def delete_allow(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     await service.delete_allow(request.app[POOL], path_id(request), actor_id=actor_id)
     return json_response({})
 

@@ -16,21 +16,13 @@ from typing import Any
 from aiohttp import web
 
 from federation.errors import KithError
-from server.auth import authenticated, current
+from server.auth import admin_id, authenticated
 from server.json import json_response
 from server.params import read_params
 from server.state import POOL
 from server.usecases import federation_settings as service
 
 routes = web.RouteTableDef()
-
-
-def admin_account(request: web.Request) -> int:
-    """The acting admin's account id; 403 for moderators."""
-    auth = current(request)
-    if auth.role != "admin":
-        raise KithError(403, "This action is not allowed")
-    return auth.account_id
 
 
 def render(settings: service.FederationSettings) -> dict[str, Any]:
@@ -45,14 +37,14 @@ def render(settings: service.FederationSettings) -> dict[str, Any]:
 @routes.get("/api/v1/admin/federation")
 @authenticated("admin:read", staff=True)
 async def show(request: web.Request) -> web.Response:
-    admin_account(request)
+    admin_id(request)
     return json_response(render(await service.current(request.app[POOL])))
 
 
 @routes.put("/api/v1/admin/federation")
 @authenticated("admin:write", staff=True)
 async def update(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     params = await read_params(request)
     mode = params.str("mode", max_length=20)
     authorized_fetch = params.bool("authorized_fetch")

@@ -22,8 +22,7 @@ import orjson
 from aiohttp import web
 
 from federation.errors import KithError, not_found
-from server.api.admin_domains import admin_account
-from server.auth import authenticated
+from server.auth import admin_id, authenticated
 from server.entities.common import iso
 from server.json import json_response
 from server.pagination import link_header, page_from
@@ -101,7 +100,7 @@ def _position(params: Params) -> int | None:
 @routes.get("/api/v1/admin/policies")
 @authenticated("admin:read", staff=True)
 async def list_policies(request: web.Request) -> web.Response:
-    admin_account(request)
+    admin_id(request)
     rows = await store.list_policies(request.app[POOL])
     return json_response([render_policy(row) for row in rows])
 
@@ -109,7 +108,7 @@ async def list_policies(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/policies")
 @authenticated("admin:write", staff=True)
 async def create_policy(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     params = await read_params(request)
     kind = params.required_str("kind", max_length=100)
     service.check_kind(kind)
@@ -128,7 +127,7 @@ async def create_policy(request: web.Request) -> web.Response:
 @routes.get("/api/v1/admin/policies/{id}")
 @authenticated("admin:read", staff=True)
 async def show_policy(request: web.Request) -> web.Response:
-    admin_account(request)
+    admin_id(request)
     policy = await store.get_policy(request.app[POOL], path_id(request))
     if policy is None:
         raise not_found()
@@ -138,7 +137,7 @@ async def show_policy(request: web.Request) -> web.Response:
 @routes.put("/api/v1/admin/policies/{id}")
 @authenticated("admin:write", staff=True)
 async def update_policy(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     params = await read_params(request)
     fields: dict[str, Any] = {}
     if "config" in params:
@@ -158,7 +157,7 @@ async def update_policy(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/admin/policies/{id}")
 @authenticated("admin:write", staff=True)
 async def delete_policy(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     await service.delete_policy(request.app[POOL], path_id(request), actor_id=actor_id)
     return json_response({})
 
@@ -192,7 +191,7 @@ async def list_held(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/held_activities/{id}/release")
 @authenticated("admin:write", staff=True)
 async def release(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     held = await service.release(request.app[POOL], path_id(request), actor_id=actor_id)
     return json_response(render_held(held))
 
@@ -200,6 +199,6 @@ async def release(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/held_activities/{id}/discard")
 @authenticated("admin:write", staff=True)
 async def discard(request: web.Request) -> web.Response:
-    actor_id = admin_account(request)
+    actor_id = admin_id(request)
     held = await service.discard(request.app[POOL], path_id(request), actor_id=actor_id)
     return json_response(render_held(held))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.errors import not_found
-from server.auth import authenticated, current
+from server.auth import authenticated, member_id
 from server.entities.admin import render_admin_reports
 from server.json import json_response
 from server.pagination import link_header, page_from
@@ -22,7 +22,7 @@ LIST_MAX = 200
 
 async def _render_one(request: web.Request, report) -> web.Response:
     (entity,) = await render_admin_reports(
-        request.app[POOL], [report], request.app[URLS], current(request).account_id
+        request.app[POOL], [report], request.app[URLS], member_id(request)
     )
     return json_response(entity)
 
@@ -40,7 +40,7 @@ async def index(request: web.Request) -> web.Response:
         target_account_id=params.id("target_account_id"),
     )
     entities = await render_admin_reports(
-        request.app[POOL], rows, request.app[URLS], current(request).account_id
+        request.app[POOL], rows, request.app[URLS], member_id(request)
     )
     return json_response(entities, headers=link_header(request, [row["id"] for row in rows]))
 
@@ -57,7 +57,7 @@ async def show(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/reports/{id}/assign_to_self")
 @authenticated("admin:write:reports", staff=True)
 async def assign_to_self(request: web.Request) -> web.Response:
-    me = current(request).account_id
+    me = member_id(request)
     report = await reports.assign(
         request.app[POOL], actor_id=me, report_id=path_id(request), assignee_id=me
     )
@@ -69,7 +69,7 @@ async def assign_to_self(request: web.Request) -> web.Response:
 async def unassign(request: web.Request) -> web.Response:
     report = await reports.assign(
         request.app[POOL],
-        actor_id=current(request).account_id,
+        actor_id=member_id(request),
         report_id=path_id(request),
         assignee_id=None,
     )
@@ -79,7 +79,7 @@ async def unassign(request: web.Request) -> web.Response:
 async def _set_resolved(request: web.Request, resolved: bool) -> web.Response:
     report = await reports.set_resolved(
         request.app[POOL],
-        actor_id=current(request).account_id,
+        actor_id=member_id(request),
         report_id=path_id(request),
         resolved=resolved,
     )

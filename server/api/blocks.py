@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.errors import not_found
-from server.auth import authenticated, current
+from server.auth import authenticated, member_id
 from server.entities.accounts import render_account
 from server.entities.relationships import render_relationship
 from server.json import json_response
@@ -24,7 +24,7 @@ LIST_MAX = 80
 
 async def _relationship(request: web.Request, target_id: int) -> web.Response:
     rows = await follow_store.relationships(
-        request.app[POOL], current(request).account_id, [target_id], with_suspended=True
+        request.app[POOL], member_id(request), [target_id], with_suspended=True
     )
     if not rows:
         raise not_found()
@@ -35,7 +35,7 @@ async def _relationship(request: web.Request, target_id: int) -> web.Response:
 @authenticated("write:blocks")
 async def block(request: web.Request) -> web.Response:
     target_id = path_id(request)
-    await blocks.block(request.app[POOL], current(request).account_id, target_id)
+    await blocks.block(request.app[POOL], member_id(request), target_id)
     return await _relationship(request, target_id)
 
 
@@ -43,7 +43,7 @@ async def block(request: web.Request) -> web.Response:
 @authenticated("write:blocks")
 async def unblock(request: web.Request) -> web.Response:
     target_id = path_id(request)
-    await blocks.unblock(request.app[POOL], current(request).account_id, target_id)
+    await blocks.unblock(request.app[POOL], member_id(request), target_id)
     return await _relationship(request, target_id)
 
 
@@ -54,7 +54,7 @@ async def mute(request: web.Request) -> web.Response:
     params = await read_params(request)
     await blocks.mute(
         request.app[POOL],
-        current(request).account_id,
+        member_id(request),
         target_id,
         notifications=params.bool("notifications", True),
         duration_seconds=params.int("duration", 0, minimum=0),
@@ -66,13 +66,13 @@ async def mute(request: web.Request) -> web.Response:
 @authenticated("write:mutes")
 async def unmute(request: web.Request) -> web.Response:
     target_id = path_id(request)
-    await blocks.unmute(request.app[POOL], current(request).account_id, target_id)
+    await blocks.unmute(request.app[POOL], member_id(request), target_id)
     return await _relationship(request, target_id)
 
 
 async def _account_list(request: web.Request, lister) -> web.Response:
     page = page_from(await read_params(request), default=LIST_DEFAULT, maximum=LIST_MAX)
-    rows = await lister(request.app[POOL], current(request).account_id, page)
+    rows = await lister(request.app[POOL], member_id(request), page)
     return json_response(
         [render_account(row, request.app[URLS]) for row in rows],
         headers=link_header(request, [row["page_key"] for row in rows]),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.auth import authenticated, current
+from server.auth import authenticated, member_id
 from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import read_params
@@ -27,7 +27,7 @@ DOMAIN_MAX = 253
 async def index(request: web.Request) -> web.Response:
     """The blocked domains as plain strings, newest first, paged by the block's id."""
     page = page_from(await read_params(request), default=LIST_DEFAULT, maximum=LIST_MAX)
-    rows = await store.list_blocks(request.app[POOL], current(request).account_id, page)
+    rows = await store.list_blocks(request.app[POOL], member_id(request), page)
     return json_response(
         [row["domain"] for row in rows], headers=link_header(request, [row["id"] for row in rows])
     )
@@ -41,7 +41,7 @@ async def _domain(request: web.Request) -> str:
 @authenticated("write:blocks")
 async def create(request: web.Request) -> web.Response:
     domain = await _domain(request)
-    await service.block_domain(request.app[POOL], current(request).account_id, domain)
+    await service.block_domain(request.app[POOL], member_id(request), domain)
     return json_response({})
 
 
@@ -49,5 +49,5 @@ async def create(request: web.Request) -> web.Response:
 @authenticated("write:blocks")
 async def delete(request: web.Request) -> web.Response:
     domain = await _domain(request)
-    await service.unblock_domain(request.app[POOL], current(request).account_id, domain)
+    await service.unblock_domain(request.app[POOL], member_id(request), domain)
     return json_response({})

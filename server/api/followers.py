@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.errors import not_found
-from server.auth import authenticated, current
+from server.auth import authenticated, member_id
 from server.entities.relationships import render_relationship
 from server.json import json_response
 from server.params import path_id
@@ -22,7 +22,7 @@ routes = web.RouteTableDef()
 async def remove_from_followers(request: web.Request) -> web.Response:
     """Answers with the member's relationship to the removed follower (`followed_by` false)."""
     pool = request.app[POOL]
-    member = current(request).account_id
+    member = member_id(request)
     assert member is not None  # @authenticated requires a member
     follower = await account_store.get_visible_account(pool, path_id(request))
     if follower is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.errors import KithError
-from server.auth import authenticated, current
+from server.auth import admin_id, authenticated, current, member_id
 from server.entities.invites import render_invite
 from server.json import json_response
 from server.pagination import link_header, page_from
@@ -28,7 +28,7 @@ routes = web.RouteTableDef()
 async def index(request: web.Request) -> web.Response:
     """The caller's own invites, newest first, used-up and expired ones included."""
     page = page_from(await read_params(request))
-    rows = await store.list_invites(request.app[POOL], current(request).account_id, page)
+    rows = await store.list_invites(request.app[POOL], member_id(request), page)
     return json_response(
         [render_invite(row, request.app[URLS]) for row in rows],
         headers=link_header(request, [row["id"] for row in rows]),
@@ -48,11 +48,10 @@ def _limit(params: Params, name: str) -> int | None:
 async def create(request: web.Request) -> web.Response:
     """`max_uses` (uses allowed) and `expires_in` (seconds), each optional."""
     params = await read_params(request)
-    auth = current(request)
     invite = await service.create_invite(
         request.app[POOL],
-        account_id=auth.account_id,
-        is_staff=auth.is_staff,
+        account_id=member_id(request),
+        is_staff=current(request).is_staff,
         max_uses=_limit(params, "max_uses"),
         expires_in=_limit(params, "expires_in"),
     )
@@ -62,35 +61,26 @@ async def create(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/invites/{id}")
 @authenticated("write:accounts")
 async def expire(request: web.Request) -> web.Response:
-    auth = current(request)
     invite = await service.expire_invite(
         request.app[POOL],
-        account_id=auth.account_id,
-        is_staff=auth.is_staff,
+        account_id=member_id(request),
+        is_staff=current(request).is_staff,
         invite_id=path_id(request),
     )
     return json_response(render_invite(invite, request.app[URLS]))
 
 
-def _admin(request: web.Request) -> int:
-    """The acting admin's account id; 403 for moderators."""
-    auth = current(request)
-    if auth.role != "admin":
-        raise KithError(403, "This action is not allowed")
-    return auth.account_id
-
-
 @routes.get("/api/v1/admin/registrations")
 @authenticated("admin:read", staff=True)
 async def show_registrations(request: web.Request) -> web.Response:
-    _admin(request)
+    admin_id(request)
     return json_response(await service.registration_settings(request.app[POOL]))
 
 
 @routes.put("/api/v1/admin/registrations")
 @authenticated("admin:write", staff=True)
 async def update_registrations(request: web.Request) -> web.Response:
-    actor_id = _admin(request)
+    actor_id = admin_id(request)
     params = await read_params(request)
     mode = params.str("mode", max_length=20)
     may_invite = params.bool("members_may_invite")

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from federation.errors import not_found
 from server import filtering
-from server.auth import authenticated, current
+from server.auth import authenticated, member_id
 from server.entities.notifications import render_notifications
 from server.json import json_response
 from server.pagination import link_header, page_from
@@ -21,7 +21,7 @@ MAX_LIMIT = 80
 
 
 def _member(request: web.Request) -> int:
-    account_id = current(request).account_id
+    account_id = member_id(request)
     assert account_id is not None  # @authenticated requires a member
     return account_id
 

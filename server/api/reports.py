@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.errors import not_found
-from server.auth import authenticated, current
+from server.auth import authenticated, member_id
 from server.entities.accounts import render_account
 from server.entities.reports import render_report
 from server.json import json_response
@@ -27,7 +27,7 @@ def _ids(values: list[object]) -> list[int]:
 @authenticated("write:reports")
 async def create(request: web.Request) -> web.Response:
     """File a report; every attempt counts against the reporter (`REPORTS_PER_ACCOUNT`)."""
-    reporter_id = current(request).account_id
+    reporter_id = member_id(request)
     await spend(request.app[POOL], REPORTS_PER_ACCOUNT, str(reporter_id))
     params = await read_params(request)
     target_id = params.id("account_id")

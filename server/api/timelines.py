@@ -10,7 +10,7 @@ import asyncpg
 from aiohttp import web
 
 from server import filtering
-from server.auth import authenticated, current, optional_auth, viewer_id
+from server.auth import authenticated, member_id, optional_auth, viewer_id
 from server.entities.statuses import render_statuses
 from server.json import json_response
 from server.pagination import link_header, page_from
@@ -45,7 +45,7 @@ def _filters(params: Params) -> dict[str, bool]:
 @authenticated("read:statuses")
 async def home(request: web.Request) -> web.Response:
     page = page_from(await read_params(request))
-    viewer = current(request).account_id
+    viewer = member_id(request)
     assert viewer is not None  # @authenticated requires a member
     query = timeline_store.home_query(viewer, page)
     rows = await timeline_store.run(request.app[POOL], query, page)
