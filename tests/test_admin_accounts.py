@@ -7,28 +7,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from server.state import POOL
+from tests.api import api
 from tests.members import create_member
 from tests.schemas import assert_matches
 
 
-async def call(client, who, method: str, path: str, expect: int = 200, **params: Any) -> Any:
-    kwargs = {"params": params} if method == "GET" else {"json": params}
-    response = await client.request(method, path, headers=who.headers, **kwargs)
-    body = await response.json()
-    assert response.status == expect, body
-    if expect != 200:
-        assert_matches("error", body)
-    return body
-
-
 async def admin_account(client, who, method: str, path: str, **params: Any) -> dict[str, Any]:
-    body = await call(client, who, method, f"/api/v1/admin/accounts{path}", **params)
+    body = await api(client, who, method, f"/api/v1/admin/accounts{path}", json=params or None)
     assert_matches("admin_account", body)
     return body
 
 
 async def listing(client, who, **filters: Any) -> list[str]:
-    body = await call(client, who, "GET", "/api/v1/admin/accounts", **filters)
+    body = await api(client, who, "GET", "/api/v1/admin/accounts", params=filters)
     for item in body:
         assert_matches("admin_account", item)
     return [item["username"] for item in body]
@@ -70,7 +61,7 @@ async def test_list_and_filter(client, make_member):
 
     body = await admin_account(client, admin, "GET", "/" + str(admin.account_id))
     assert body["role"]["name"] == "Admin" and body["email"] == "boss@example.org"
-    await call(client, admin, "GET", "/api/v1/admin/accounts/999", expect=404)
+    await api(client, admin, "GET", "/api/v1/admin/accounts/999", expect=404)
 
 
 async def test_approve_lets_a_pending_member_in(client, make_member):
@@ -82,7 +73,7 @@ async def test_approve_lets_a_pending_member_in(client, make_member):
     body = await admin_account(client, mod, "POST", f"/{newbie['id']}/approve")
     assert body["approved"] is True and body["invite_request"] == "let me in"
     assert await me_status(client, headers) == 200
-    await call(client, mod, "POST", f"/api/v1/admin/accounts/{newbie['id']}/approve", expect=422)
+    await api(client, mod, "POST", f"/api/v1/admin/accounts/{newbie['id']}/approve", expect=422)
     assert await audit_actions(client) == [("account.approve", newbie["id"])]
 
 
@@ -101,7 +92,10 @@ async def test_suspend_disables_the_members_login(client, make_member):
     assert await me_status(client, alice.headers) == 200
 
     path = f"/api/v1/admin/accounts/{alice.account_id}"
-    assert await call(client, admin, "POST", f"{path}/action", type="suspend", text="bye") == {}
+    assert (
+        await api(client, admin, "POST", f"{path}/action", json={"type": "suspend", "text": "bye"})
+        == {}
+    )
     # As in Mastodon, the token stays valid but every use of it is refused.
     for request_path in ("/api/v1/accounts/verify_credentials", "/api/v1/timelines/public"):
         response = await client.get(request_path, headers=alice.headers)
@@ -124,7 +118,7 @@ async def test_disable_refuses_the_token_until_enabled(client, make_member):
     admin = await make_member("boss", role="admin", scopes=("admin:write",))
     alice = await make_member("alice")
     path = f"/api/v1/admin/accounts/{alice.account_id}"
-    await call(client, admin, "POST", f"{path}/action", type="disable")
+    await api(client, admin, "POST", f"{path}/action", json={"type": "disable"})
     assert await me_status(client, alice.headers) == 403
     body = await admin_account(client, admin, "POST", f"/{alice.account_id}/enable")
     assert body["disabled"] is False
@@ -135,8 +129,8 @@ async def test_silence_and_sensitive(client, make_member):
     admin = await make_member("boss", role="admin", scopes=("admin:read", "admin:write"))
     alice = await make_member("alice")
     path = f"/api/v1/admin/accounts/{alice.account_id}"
-    await call(client, admin, "POST", f"{path}/action", type="silence")
-    await call(client, admin, "POST", f"{path}/action", type="sensitive")
+    await api(client, admin, "POST", f"{path}/action", json={"type": "silence"})
+    await api(client, admin, "POST", f"{path}/action", json={"type": "sensitive"})
     assert await listing(client, admin, silenced="true") == ["alice"]
     body = await admin_account(client, admin, "GET", f"/{alice.account_id}")
     assert (body["silenced"], body["sensitized"]) == (True, True)
@@ -161,16 +155,16 @@ async def test_who_may_moderate(client, make_member):
     alice = await make_member("alice")
     path = f"/api/v1/admin/accounts/{alice.account_id}"
 
-    await call(client, member, "GET", "/api/v1/admin/accounts", expect=403)
-    await call(client, member, "POST", f"{path}/action", expect=403, type="silence")
-    await call(client, admin, "GET", "/api/v1/admin/accounts", expect=403)  # scope missing
-    await call(client, mod, "POST", f"{path}/action", expect=422, type="explode")
+    await api(client, member, "GET", "/api/v1/admin/accounts", expect=403)
+    await api(client, member, "POST", f"{path}/action", expect=403, json={"type": "silence"})
+    await api(client, admin, "GET", "/api/v1/admin/accounts", expect=403)  # scope missing
+    await api(client, mod, "POST", f"{path}/action", expect=422, json={"type": "explode"})
     # A moderator may not act on other staff.
     other = f"/api/v1/admin/accounts/{other_mod.account_id}/action"
-    await call(client, mod, "POST", other, expect=403, type="suspend")
+    await api(client, mod, "POST", other, expect=403, json={"type": "suspend"})
     own = f"/api/v1/admin/accounts/{mod.account_id}/action"
-    await call(client, mod, "POST", own, expect=403, type="disable")
-    assert await call(client, mod, "POST", f"{path}/action", type="silence") == {}
+    await api(client, mod, "POST", own, expect=403, json={"type": "disable"})
+    assert await api(client, mod, "POST", f"{path}/action", json={"type": "silence"}) == {}
     assert await audit_actions(client) == [("account.silence", str(alice.account_id))]
 
 
@@ -211,16 +205,26 @@ async def test_lists_paginate_with_link_headers(client, make_member):
             ["boss"],
         ]
     ids = {
-        a["username"]: a["id"] for a in await call(client, admin, "GET", "/api/v1/admin/accounts")
+        a["username"]: a["id"] for a in await api(client, admin, "GET", "/api/v1/admin/accounts")
     }
-    newer = await call(client, admin, "GET", "/api/v1/admin/accounts", min_id=ids["alice"], limit=2)
+    newer = await api(
+        client, admin, "GET", "/api/v1/admin/accounts", params={"min_id": ids["alice"], "limit": 2}
+    )
     assert [a["username"] for a in newer] == ["carol", "bob"]
-    newest = await call(
-        client, admin, "GET", "/api/v2/admin/accounts", since_id=ids["alice"], limit=2
+    newest = await api(
+        client,
+        admin,
+        "GET",
+        "/api/v2/admin/accounts",
+        params={"since_id": ids["alice"], "limit": 2},
     )
     assert [a["username"] for a in newest] == ["dave", "carol"]
-    between = await call(
-        client, admin, "GET", "/api/v1/admin/accounts", max_id=ids["dave"], since_id=ids["alice"]
+    between = await api(
+        client,
+        admin,
+        "GET",
+        "/api/v1/admin/accounts",
+        params={"max_id": ids["dave"], "since_id": ids["alice"]},
     )
     assert [a["username"] for a in between] == ["carol", "bob"]
 
@@ -233,7 +237,7 @@ async def test_v2_filters(client, make_member):
     path = "/api/v2/admin/accounts"
 
     async def names(**query: Any) -> list[str]:
-        body = await call(client, admin, "GET", path, **query)
+        body = await api(client, admin, "GET", path, params=query)
         for item in body:
             assert_matches("admin_account", item)
         return [item["username"] for item in body]
@@ -245,4 +249,4 @@ async def test_v2_filters(client, make_member):
     assert await names(by_domain="elsewhere.example") == []
     assert await names(invited_by="nope") == []
     for bad in ({"origin": "mars"}, {"status": "sleepy"}, {"permissions": "all"}):
-        await call(client, admin, "GET", path, expect=422, **bad)
+        await api(client, admin, "GET", path, expect=422, params=bad)

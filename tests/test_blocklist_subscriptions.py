@@ -17,6 +17,7 @@ from server.config import Config
 from server.jobs.runner import Worker
 from server.jobs.worker import build_registry
 from server.state import FEDERATION, POOL
+from tests.api import api
 from tests.schemas import assert_matches
 from tests.test_cli import assert_one_line_error, kith_env, run_kith
 from tests.test_domain_blocks import admin_of, count
@@ -114,15 +115,6 @@ FORMATS = {
 }
 
 
-async def api(client, member, method: str, path: str, expect: int = 200, **body: Any) -> Any:
-    response = await client.request(method, path, json=body or None, headers=member.headers)
-    data = await response.json()
-    assert response.status == expect, (method, path, response.status, data)
-    if expect >= 400:
-        assert set(data) >= {"error"} and isinstance(data["error"], str), data
-    return data
-
-
 async def effective(pool) -> dict[str, tuple[str, str]]:
     rows = await pool.fetch("SELECT domain, severity, origin FROM domain_blocks")
     return {row["domain"]: (row["severity"], row["origin"]) for row in rows}
@@ -146,7 +138,7 @@ async def test_a_subscription_adds_updates_and_retracts_blocks(client, make_memb
         first = {"spam.example": "suspend", "loud.example": "suspend"}
     url = lists.put("/list", render(first), content_type)
 
-    created = await api(client, admin, "POST", BASE, url=url)
+    created = await api(client, admin, "POST", BASE, json={"url": url})
     assert set(created) == SUBSCRIPTION_KEYS
     assert (created["max_severity"], created["mode"], created["interval_hours"]) == (
         "suspend",
@@ -248,7 +240,7 @@ async def test_the_severity_cap_limits_what_is_applied(client, make_member, list
     admin = await make_member("root", role="admin", scopes=ADMIN_SCOPES)
     pool = client.server.app[POOL]
     url = lists.put("/cap.csv", mastodon_csv({"a.example": "suspend", "b.example": "noop"}))
-    sub = await api(client, admin, "POST", BASE, url=url, max_severity="silence")
+    sub = await api(client, admin, "POST", BASE, json={"url": url, "max_severity": "silence"})
     await api(client, admin, "POST", f"{BASE}/{sub['id']}/refresh")
     assert await effective(pool) == {
         "a.example": ("silence", "subscription"),
@@ -256,7 +248,9 @@ async def test_the_severity_cap_limits_what_is_applied(client, make_member, list
     }
     # raising the cap applies the listed severity without a refetch
     lists.put("/cap.csv", "", status=500)
-    updated = await api(client, admin, "PUT", f"{BASE}/{sub['id']}", max_severity="suspend")
+    updated = await api(
+        client, admin, "PUT", f"{BASE}/{sub['id']}", json={"max_severity": "suspend"}
+    )
     assert updated["max_severity"] == "suspend"
     assert (await effective(pool))["a.example"] == ("suspend", "subscription")
     actions = await audit_actions(pool)
@@ -269,7 +263,9 @@ async def test_review_mode_holds_changes_until_an_admin_decides(client, make_mem
     pool = client.server.app[POOL]
     blocks = {"a.example": "suspend", "b.example": "silence"}
     url = lists.put("/review.json", mastodon_json(blocks), "application/json")
-    sub = await api(client, admin, "POST", BASE, url=url, mode="review", max_severity="silence")
+    sub = await api(
+        client, admin, "POST", BASE, json={"url": url, "mode": "review", "max_severity": "silence"}
+    )
     refreshed = await api(client, admin, "POST", f"{BASE}/{sub['id']}/refresh")
     assert (refreshed["entries_count"], refreshed["pending_count"]) == (0, 2)
     assert await effective(pool) == {}
@@ -313,7 +309,7 @@ async def test_review_mode_holds_changes_until_an_admin_decides(client, make_mem
     ]
 
     # switching to auto applies what was held
-    await api(client, admin, "PUT", f"{BASE}/{sub['id']}", mode="auto")
+    await api(client, admin, "PUT", f"{BASE}/{sub['id']}", json={"mode": "auto"})
     assert await effective(pool) == {"b.example": ("silence", "subscription")}
     assert await api(client, admin, "GET", f"{BASE}/{sub['id']}/pending") == []
 
@@ -328,7 +324,7 @@ async def test_an_unreachable_failing_or_garbage_list_keeps_the_last_good_blocks
     pool = client.server.app[POOL]
     good = {f"d{i}.example": "suspend" for i in range(3)}
     url = lists.put("/list.txt", plain(good))
-    sub = await api(client, admin, "POST", BASE, url=url)
+    sub = await api(client, admin, "POST", BASE, json={"url": url})
     ok = await api(client, admin, "POST", f"{BASE}/{sub['id']}/refresh")
     assert ok["entries_count"] == 3
     kept = await effective(pool)
@@ -354,7 +350,7 @@ async def test_an_unreachable_failing_or_garbage_list_keeps_the_last_good_blocks
     failed = await api(client, admin, "POST", f"{BASE}/{sub['id']}/refresh")
     assert "larger than" in failed["last_error"]
 
-    down = await api(client, admin, "POST", BASE, url="http://127.0.0.1:1/list.txt")
+    down = await api(client, admin, "POST", BASE, json={"url": "http://127.0.0.1:1/list.txt"})
     failed = await api(client, admin, "POST", f"{BASE}/{down['id']}/refresh")
     assert "failed" in failed["last_error"] and failed["last_success_at"] is None
 
@@ -367,11 +363,11 @@ async def test_an_unreachable_failing_or_garbage_list_keeps_the_last_good_blocks
 async def test_private_addresses_are_refused_unless_allowed(client, make_member, lists):
     admin = await make_member("root", role="admin", scopes=ADMIN_SCOPES)
     url = lists.put("/list.txt", plain({"a.example": "suspend"}))
-    sub = await api(client, admin, "POST", BASE, url=url)
+    sub = await api(client, admin, "POST", BASE, json={"url": url})
     client.server.app[FEDERATION].allow_private_addresses = False
     failed = await api(client, admin, "POST", f"{BASE}/{sub['id']}/refresh")
     assert "https" in failed["last_error"]
-    await api(client, admin, "POST", BASE, url=url.replace("/list", "/other"), expect=422)
+    await api(client, admin, "POST", BASE, expect=422, json={"url": url.replace("/list", "/other")})
 
 
 # -- what subscriptions may not override ----------------------------------------------------------
@@ -380,16 +376,20 @@ async def test_private_addresses_are_refused_unless_allowed(client, make_member,
 async def test_a_local_allow_overrides_subscriptions(client, make_member, lists):
     admin = await make_member("root", role="admin", scopes=ADMIN_SCOPES)
     pool = client.server.app[POOL]
-    await api(client, admin, "POST", "/api/v1/admin/domain_allows", domain="friends.example")
+    await api(
+        client, admin, "POST", "/api/v1/admin/domain_allows", json={"domain": "friends.example"}
+    )
     url = lists.put(
         "/l.csv", mastodon_csv({"x.friends.example": "suspend", "spam.example": "suspend"})
     )
-    sub = await api(client, admin, "POST", BASE, url=url)
+    sub = await api(client, admin, "POST", BASE, json={"url": url})
     refreshed = await api(client, admin, "POST", f"{BASE}/{sub['id']}/refresh")
     assert refreshed["entries_count"] == 2
     assert await effective(pool) == {"spam.example": ("suspend", "subscription")}
 
-    allow = await api(client, admin, "POST", "/api/v1/admin/domain_allows", domain="spam.example")
+    allow = await api(
+        client, admin, "POST", "/api/v1/admin/domain_allows", json={"domain": "spam.example"}
+    )
     assert await effective(pool) == {}
     await api(client, admin, "DELETE", f"/api/v1/admin/domain_allows/{allow['id']}")
     assert await effective(pool) == {"spam.example": ("suspend", "subscription")}
@@ -402,10 +402,12 @@ async def test_a_local_allow_overrides_subscriptions(client, make_member, lists)
 async def test_a_local_block_is_never_changed_by_a_subscription(client, make_member, lists):
     admin = await make_member("root", role="admin", scopes=ADMIN_SCOPES)
     pool = client.server.app[POOL]
-    local = await api(client, admin, "POST", "/api/v1/admin/domain_blocks", domain="mine.example")
+    local = await api(
+        client, admin, "POST", "/api/v1/admin/domain_blocks", json={"domain": "mine.example"}
+    )
     assert (local["severity"], local["origin"]) == ("silence", "local")
     url = lists.put("/l.txt", plain({"mine.example": "suspend", "theirs.example": "suspend"}))
-    sub = await api(client, admin, "POST", BASE, url=url)
+    sub = await api(client, admin, "POST", BASE, json={"url": url})
     await api(client, admin, "POST", f"{BASE}/{sub['id']}/refresh")
     assert await effective(pool) == {
         "mine.example": ("silence", "local"),
@@ -423,7 +425,11 @@ async def test_a_local_block_is_never_changed_by_a_subscription(client, make_mem
     )
     await api(client, admin, "DELETE", f"/api/v1/admin/domain_blocks/{theirs['id']}", expect=422)
     taken = await api(
-        client, admin, "PUT", f"/api/v1/admin/domain_blocks/{theirs['id']}", severity="noop"
+        client,
+        admin,
+        "PUT",
+        f"/api/v1/admin/domain_blocks/{theirs['id']}",
+        json={"severity": "noop"},
     )
     assert (taken["severity"], taken["origin"]) == ("noop", "local")
     await api(client, admin, "DELETE", f"{BASE}/{sub['id']}")
@@ -442,17 +448,17 @@ async def test_lifting_a_local_block_hands_the_domain_back_to_its_subscriptions(
     admin = await make_member("root", role="admin", scopes=ADMIN_SCOPES)
     pool = client.server.app[POOL]
     url = lists.put("/l.csv", mastodon_csv({"both.example": "suspend"}))
-    sub = await api(client, admin, "POST", BASE, url=url)
+    sub = await api(client, admin, "POST", BASE, json={"url": url})
     await api(client, admin, "POST", f"{BASE}/{sub['id']}/refresh")
     # an admin's block on a domain a subscription blocks takes it over, with their own fields
     blocks = "/api/v1/admin/domain_blocks"
-    local = await api(client, admin, "POST", blocks, domain="both.example")
+    local = await api(client, admin, "POST", blocks, json={"domain": "both.example"})
     assert (local["severity"], local["origin"], local["public_comment"]) == (
         "silence",
         "local",
         None,
     )
-    await api(client, admin, "POST", blocks, domain="both.example", expect=422)
+    await api(client, admin, "POST", blocks, expect=422, json={"domain": "both.example"})
     await api(client, admin, "DELETE", f"{blocks}/{local['id']}")
     assert await effective(pool) == {"both.example": ("suspend", "subscription")}
     last = (await audit_actions(pool))[-1]
@@ -471,8 +477,8 @@ async def test_two_subscriptions_on_one_domain_keep_it_until_both_drop_it(
     pool = client.server.app[POOL]
     one = lists.put("/one.txt", plain({"shared.example": "suspend"}))
     two = lists.put("/two.csv", mastodon_csv({"shared.example": "silence"}))
-    first = await api(client, admin, "POST", BASE, url=one)
-    second = await api(client, admin, "POST", BASE, url=two)
+    first = await api(client, admin, "POST", BASE, json={"url": one})
+    second = await api(client, admin, "POST", BASE, json={"url": two})
     for sub in (first, second):
         await api(client, admin, "POST", f"{BASE}/{sub['id']}/refresh")
     assert await effective(pool) == {"shared.example": ("suspend", "subscription")}
@@ -531,7 +537,7 @@ async def test_the_job_refreshes_on_schedule_and_reschedules_itself(client, make
         )
 
     url = lists.put("/l.txt", plain({"a.example": "suspend"}))
-    sub = await api(client, admin, "POST", BASE, url=url, interval_hours=6)
+    sub = await api(client, admin, "POST", BASE, json={"url": url, "interval_hours": 6})
     assert await drain() == 1
     assert set(await effective(pool)) == {"a.example"}
     jobs = await scheduled()
@@ -543,7 +549,7 @@ async def test_the_job_refreshes_on_schedule_and_reschedules_itself(client, make
     assert set(await effective(pool)) == {"b.example"}
 
     # a new interval starts a new chain; the old job, when it runs, does nothing
-    await api(client, admin, "PUT", f"{BASE}/{sub['id']}", interval_hours=48)
+    await api(client, admin, "PUT", f"{BASE}/{sub['id']}", json={"interval_hours": 48})
     await pool.execute("UPDATE jobs SET run_at = now() WHERE queue = 'blocklist_refresh'")
     assert await drain() == 2
     jobs = await scheduled()
@@ -561,7 +567,7 @@ async def test_the_job_refreshes_on_schedule_and_reschedules_itself(client, make
 async def test_the_api_refuses_bad_input_and_non_admins(client, make_member, lists):
     admin = await make_member("root", role="admin", scopes=ADMIN_SCOPES)
     url = lists.put("/l.txt", plain({"a.example": "suspend"}))
-    sub = await api(client, admin, "POST", BASE, url=url)
+    sub = await api(client, admin, "POST", BASE, json={"url": url})
     for body in (
         {},
         {"url": ""},
@@ -575,10 +581,10 @@ async def test_the_api_refuses_bad_input_and_non_admins(client, make_member, lis
         {"url": url + "?2", "interval_hours": "daily"},
         {"url": ["x"]},
     ):
-        await api(client, admin, "POST", BASE, expect=422, **body)
+        await api(client, admin, "POST", BASE, expect=422, json=body)
     path = f"{BASE}/{sub['id']}"
-    await api(client, admin, "PUT", path, expect=422, max_severity="ban")
-    await api(client, admin, "PUT", path, expect=422, url="https://elsewhere.example/")
+    await api(client, admin, "PUT", path, expect=422, json={"max_severity": "ban"})
+    await api(client, admin, "PUT", path, expect=422, json={"url": "https://elsewhere.example/"})
     for method, unknown in (
         ("GET", f"{BASE}/1"),
         ("PUT", f"{BASE}/1"),
@@ -597,7 +603,7 @@ async def test_the_api_refuses_bad_input_and_non_admins(client, make_member, lis
     reader = await make_member("reader", role="admin", scopes=("admin:read",))
     for member in (moderator, user):
         await api(client, member, "GET", BASE, expect=403)
-        await api(client, member, "POST", BASE, expect=403, url=url + "?3")
+        await api(client, member, "POST", BASE, expect=403, json={"url": url + "?3"})
         await api(client, member, "POST", f"{path}/refresh", expect=403)
     await api(client, reader, "GET", BASE)
     await api(client, reader, "GET", f"{path}/pending")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from federation import remote_accounts
+from tests.api import api
 from tests.federation_harness import Instance, Network
 from tests.inbox_peer import Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
 
@@ -28,19 +29,13 @@ async def other_fixture(network: Network, kith: Instance):
     await started.server.close()
 
 
-async def call(kith: Instance, member: Local, method: str, path: str, expect: int = 200, **kw):
-    async with kith.client.request(method, path, headers=member.headers, **kw) as response:
-        assert response.status == expect, await response.text()
-        return await response.json()
-
-
 async def post(kith: Instance, member: Local, text: str, visibility: str = "direct") -> str:
     body = {"status": text, "visibility": visibility}
-    return (await call(kith, member, "POST", "/api/v1/statuses", json=body))["id"]
+    return (await api(kith.client, member, "POST", "/api/v1/statuses", json=body))["id"]
 
 
 async def edit(kith: Instance, member: Local, status_id: str, text: str) -> None:
-    await call(kith, member, "PUT", f"/api/v1/statuses/{status_id}", json={"status": text})
+    await api(kith.client, member, "PUT", f"/api/v1/statuses/{status_id}", json={"status": text})
 
 
 async def sees(kith: Instance, member: Local, status_id: str) -> dict[str, bool]:
@@ -48,8 +43,8 @@ async def sees(kith: Instance, member: Local, status_id: str) -> dict[str, bool]
     async with kith.client.get(f"/api/v1/statuses/{status_id}", headers=member.headers) as resp:
         assert resp.status in (200, 404), await resp.text()
         readable = resp.status == 200
-    home = await call(kith, member, "GET", "/api/v1/timelines/home")
-    notes = await call(kith, member, "GET", "/api/v1/notifications")
+    home = await api(kith.client, member, "GET", "/api/v1/timelines/home")
+    notes = await api(kith.client, member, "GET", "/api/v1/notifications")
     return {
         "readable": readable,
         "home": status_id in [s["id"] for s in home],
@@ -90,9 +85,9 @@ async def test_a_member_edited_out_of_a_direct_post_loses_it(kith):
     assert await sees(kith, dave, status_id) == SEES_NOTHING
     assert await sees(kith, bob, status_id) == SEES_ALL
     for path in ("context", "history", "source"):
-        await call(kith, dave, "GET", f"/api/v1/statuses/{status_id}/{path}", expect=404)
-    await call(kith, bob, "GET", f"/api/v1/statuses/{status_id}/history")
-    mentions = (await call(kith, alice, "GET", f"/api/v1/statuses/{status_id}"))["mentions"]
+        await api(kith.client, dave, "GET", f"/api/v1/statuses/{status_id}/{path}", expect=404)
+    await api(kith.client, bob, "GET", f"/api/v1/statuses/{status_id}/history")
+    mentions = (await api(kith.client, alice, "GET", f"/api/v1/statuses/{status_id}"))["mentions"]
     assert [m["acct"] for m in mentions] == ["bob"]
 
     # Mentioned again, dave reads it again and is told once more.
@@ -104,7 +99,7 @@ async def test_a_member_edited_out_of_a_direct_post_loses_it(kith):
 async def test_a_follower_edited_out_of_a_followers_only_post_keeps_it(kith):
     """The mention goes, but a follower still reads a followers-only post and keeps it home."""
     alice, dave = [await make_local(kith, name) for name in ("alice", "dave")]
-    await call(kith, dave, "POST", f"/api/v1/accounts/{alice.account_id}/follow")
+    await api(kith.client, dave, "POST", f"/api/v1/accounts/{alice.account_id}/follow")
     status_id = await post(kith, alice, "@dave for followers", visibility="private")
     await edit(kith, alice, status_id, "for followers")
     assert await sees(kith, dave, status_id) == {"readable": True, "home": True, "notified": False}
@@ -135,7 +130,7 @@ async def test_the_update_reaches_only_the_new_audience_and_the_dropped_server_a
     since = await last_activity_id(kith)
     await edit(kith, alice, status_id, "@bo@other.test psst")
     assert await sent(kith, since) == [("other.test", "Update"), ("peer.test", "Delete")]
-    uri = (await call(kith, alice, "GET", f"/api/v1/statuses/{status_id}"))["uri"]
+    uri = (await api(kith.client, alice, "GET", f"/api/v1/statuses/{status_id}"))["uri"]
     body = await kith.pool.fetchval(
         "SELECT body FROM outgoing_activities WHERE id = (SELECT max(id) FROM outgoing_activities)"
     )
@@ -201,5 +196,5 @@ async def test_a_remote_edit_that_drops_a_local_member_takes_the_post_from_them(
     assert await sees(kith, dave, status_id) == SEES_NOTHING
     assert await sees(kith, eve, status_id) == SEES_NOTHING
     assert await sees(kith, bob, status_id) == SEES_ALL
-    status = await call(kith, bob, "GET", f"/api/v1/statuses/{status_id}")
+    status = await api(kith.client, bob, "GET", f"/api/v1/statuses/{status_id}")
     assert status["content"] == "<p>the plan, revised</p>"

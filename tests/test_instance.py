@@ -7,6 +7,7 @@ import pytest
 
 from server.config import VERSION_STRING
 from server.state import POOL
+from tests.api import api
 from tests.schemas import assert_matches
 
 
@@ -23,12 +24,6 @@ async def _set(client, key: str, value) -> None:
     )
 
 
-async def _get(client, path: str, **kwargs):
-    response = await client.get(path, **kwargs)
-    assert response.status == 200, await response.text()
-    return await response.json()
-
-
 async def _remote_account(client, username: str, domain: str) -> int:
     return await _pool(client).fetchval(
         "INSERT INTO accounts (username, domain, uri) VALUES ($1, $2, $3) RETURNING id",
@@ -40,7 +35,7 @@ async def _remote_account(client, username: str, domain: str) -> int:
 
 @pytest.mark.parametrize("path", ["/api/v1/instance", "/api/v1/instance/"])
 async def test_v1_defaults(client, path: str):
-    data = await _get(client, path)
+    data = await api(client, None, "GET", path)
     assert_matches("instance_v1", data)
     assert data["uri"] == "kith.test"
     assert data["title"] == "Kith"
@@ -60,7 +55,7 @@ async def test_v1_defaults(client, path: str):
 
 @pytest.mark.parametrize("path", ["/api/v2/instance", "/api/v2/instance/"])
 async def test_v2_defaults(client, path: str):
-    data = await _get(client, path)
+    data = await api(client, None, "GET", path)
     assert_matches("instance_v2", data)
     assert data["domain"] == "kith.test"
     assert data["version"] == VERSION_STRING
@@ -78,9 +73,9 @@ async def test_v2_defaults(client, path: str):
 
 
 async def test_thumbnail_is_served(client):
-    data = await _get(client, "/api/v2/instance")
+    data = await api(client, None, "GET", "/api/v2/instance")
     url = data["thumbnail"]["url"]
-    assert url == (await _get(client, "/api/v1/instance"))["thumbnail"]
+    assert url == (await api(client, None, "GET", "/api/v1/instance"))["thumbnail"]
     assert url.startswith("http://kith.test/")
     response = await client.get(url.removeprefix("http://kith.test"))
     assert response.status == 200
@@ -92,8 +87,8 @@ async def test_settings_are_shown(client):
     await _set(client, "description", "A quiet place.")
     await _set(client, "contact_email", "mods@harbour.example")
     await _set(client, "registrations_mode", "approval")
-    v1 = await _get(client, "/api/v1/instance")
-    v2 = await _get(client, "/api/v2/instance")
+    v1 = await api(client, None, "GET", "/api/v1/instance")
+    v2 = await api(client, None, "GET", "/api/v2/instance")
     assert_matches("instance_v1", v1)
     assert_matches("instance_v2", v2)
     assert (v1["title"], v2["title"]) == ("Harbour", "Harbour")
@@ -121,8 +116,8 @@ async def test_settings_are_shown(client):
 )
 async def test_registrations_mode(client, mode, enabled: bool, approval: bool):
     await _set(client, "registrations_mode", mode)
-    v1 = await _get(client, "/api/v1/instance")
-    v2 = await _get(client, "/api/v2/instance")
+    v1 = await api(client, None, "GET", "/api/v1/instance")
+    v2 = await api(client, None, "GET", "/api/v2/instance")
     assert (v1["registrations"], v1["approval_required"]) == (enabled, approval)
     assert (v2["registrations"]["enabled"], v2["registrations"]["approval_required"]) == (
         enabled,
@@ -143,7 +138,7 @@ async def test_registrations_mode(client, mode, enabled: bool, approval: bool):
 async def test_invites_enabled(client, mode, members_may_invite: bool, enabled: bool):
     await _set(client, "registrations_mode", mode)
     await _set(client, "members_may_invite", members_may_invite)
-    v1 = await _get(client, "/api/v1/instance")
+    v1 = await api(client, None, "GET", "/api/v1/instance")
     assert_matches("instance_v1", v1)
     assert v1["invites_enabled"] is enabled
 
@@ -151,7 +146,7 @@ async def test_invites_enabled(client, mode, members_may_invite: bool, enabled: 
 async def test_blank_or_wrongly_typed_settings_fall_back_to_defaults(client):
     await _set(client, "title", "   ")
     await _set(client, "description", {"not": "text"})
-    data = await _get(client, "/api/v1/instance")
+    data = await api(client, None, "GET", "/api/v1/instance")
     assert data["title"] == "Kith"
     assert data["description"] == data["short_description"] != ""
 
@@ -160,8 +155,8 @@ async def test_contact_account_is_the_first_admin(client, make_member):
     await make_member("someone")
     first = await make_member("first_admin", role="admin")
     await make_member("second_admin", role="admin")
-    v1 = await _get(client, "/api/v1/instance")
-    v2 = await _get(client, "/api/v2/instance")
+    v1 = await api(client, None, "GET", "/api/v1/instance")
+    v2 = await api(client, None, "GET", "/api/v2/instance")
     assert_matches("instance_v1", v1)
     assert_matches("instance_v2", v2)
     assert v1["contact_account"]["id"] == str(first.account_id)
@@ -172,7 +167,7 @@ async def test_contact_account_is_the_first_admin(client, make_member):
 async def test_disabled_admin_is_not_the_contact(client, make_member):
     admin = await make_member("gone_admin", role="admin")
     await _pool(client).execute("UPDATE users SET disabled = true WHERE id = $1", admin.user_id)
-    assert (await _get(client, "/api/v1/instance"))["contact_account"] is None
+    assert (await api(client, None, "GET", "/api/v1/instance"))["contact_account"] is None
 
 
 async def test_stats_count_real_data(client, make_member):
@@ -205,14 +200,14 @@ async def test_stats_count_real_data(client, make_member):
         bob.user_id,
     )
 
-    v1 = await _get(client, "/api/v1/instance")
+    v1 = await api(client, None, "GET", "/api/v1/instance")
     assert v1["stats"] == {"user_count": 2, "status_count": 2, "domain_count": 2}
-    v2 = await _get(client, "/api/v2/instance")
+    v2 = await api(client, None, "GET", "/api/v2/instance")
     assert v2["usage"]["users"]["active_month"] == 1
 
     # A suspended member's posts stop counting, as the member does.
     await pool.execute("UPDATE accounts SET suspended_at = now() WHERE id = $1", alice.account_id)
-    v1 = await _get(client, "/api/v1/instance")
+    v1 = await api(client, None, "GET", "/api/v1/instance")
     assert v1["stats"] == {"user_count": 1, "status_count": 0, "domain_count": 2}
 
 
@@ -222,15 +217,15 @@ async def test_rules_in_order_everywhere(client):
         "INSERT INTO rules (text, hint, position) VALUES"
         " ('Be kind', 'Assume good faith.', 2), ('No hate', '', 1)"
     )
-    rules = await _get(client, "/api/v1/instance/rules")
+    rules = await api(client, None, "GET", "/api/v1/instance/rules")
     for rule in rules:
         assert_matches("rule", rule)
     assert [(r["text"], r["hint"]) for r in rules] == [
         ("No hate", ""),
         ("Be kind", "Assume good faith."),
     ]
-    assert (await _get(client, "/api/v1/instance"))["rules"] == rules
-    assert (await _get(client, "/api/v2/instance"))["rules"] == rules
+    assert (await api(client, None, "GET", "/api/v1/instance"))["rules"] == rules
+    assert (await api(client, None, "GET", "/api/v2/instance"))["rules"] == rules
 
 
 async def test_peers_are_known_domains_without_blocked_ones(client):
@@ -249,21 +244,21 @@ async def test_peers_are_known_domains_without_blocked_ones(client):
         "INSERT INTO domain_blocks (domain, severity) VALUES"
         " ('bad.example', 'suspend'), ('loud.example', 'silence'), ('meh.example', 'noop')"
     )
-    assert await _get(client, "/api/v1/instance/peers") == [
+    assert await api(client, None, "GET", "/api/v1/instance/peers") == [
         "meh.example",
         "notbad.example",
         "remote.example",
         "zeta.example",
     ]
-    stats = (await _get(client, "/api/v1/instance"))["stats"]
+    stats = (await api(client, None, "GET", "/api/v1/instance"))["stats"]
     assert stats["domain_count"] == 4
 
 
 async def test_peers_empty(client):
-    assert await _get(client, "/api/v1/instance/peers") == []
+    assert await api(client, None, "GET", "/api/v1/instance/peers") == []
 
 
 async def test_a_stale_token_does_not_hide_the_instance(client):
     headers = {"Authorization": "Bearer not-a-token"}
     for path in ("/api/v1/instance/", "/api/v2/instance/", "/api/v1/instance/rules"):
-        await _get(client, path, headers=headers)
+        await api(client, None, "GET", path, headers=headers)

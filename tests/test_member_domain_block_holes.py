@@ -16,6 +16,7 @@ import pytest
 
 from federation import remote_accounts
 from storage import follows as follow_store
+from tests.api import api
 from tests.federation_harness import Instance, Network
 from tests.inbox_peer import Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
 
@@ -29,19 +30,16 @@ async def other_fixture(network: Network, kith: Instance):
     await started.server.close()
 
 
-async def call(kith: Instance, member: Local, method: str, path: str, expect: int = 200, **kw):
-    async with kith.client.request(method, path, headers=member.headers, **kw) as response:
-        assert response.status == expect, await response.text()
-        return await response.json()
-
-
 async def block_domain(kith: Instance, member: Local, domain: str) -> None:
-    assert await call(kith, member, "POST", "/api/v1/domain_blocks", json={"domain": domain}) == {}
+    assert (
+        await api(kith.client, member, "POST", "/api/v1/domain_blocks", json={"domain": domain})
+        == {}
+    )
 
 
 async def relationship(kith: Instance, member: Local, account_id: int) -> dict[str, Any]:
     path = f"/api/v1/accounts/relationships?id[]={account_id}"
-    [found] = await call(kith, member, "GET", path)
+    [found] = await api(kith.client, member, "GET", path)
     return found
 
 
@@ -85,7 +83,7 @@ async def test_a_follow_from_a_blocked_domain_is_rejected_and_leaves_nothing(kit
     assert outcome is not None and outcome.startswith("refused"), outcome
     assert await kith.pool.fetchval("SELECT count(*) FROM follows") == 0
     assert await kith.pool.fetchval("SELECT count(*) FROM follow_requests") == 0
-    assert await call(kith, carol, "GET", "/api/v1/notifications") == []
+    assert await api(kith.client, carol, "GET", "/api/v1/notifications") == []
     ana = await remote_accounts.resolve_actor(kith.federation, peer.actor())
     seen = await relationship(kith, carol, ana["id"])
     assert seen["followed_by"] is False and seen["requested_by"] is False
@@ -101,7 +99,7 @@ async def test_a_follow_from_a_blocked_domain_is_rejected_and_leaves_nothing(kit
     control = other.activity("Follow", carol.uri, actor=other.actor("/users/bo"))
     assert await deliver(kith, other, control) == "ok"
     assert await kith.pool.fetchval("SELECT count(*) FROM follows") == 1
-    [note] = await call(kith, carol, "GET", "/api/v1/notifications")
+    [note] = await api(kith.client, carol, "GET", "/api/v1/notifications")
     assert note["type"] == "follow" and note["account"]["acct"] == f"bo@{OTHER}"
 
 
@@ -132,12 +130,12 @@ async def test_a_member_cannot_follow_an_account_on_a_domain_they_block(kith, pe
     carol = await make_local(kith, "carol")
     ana = await remote_accounts.resolve_actor(kith.federation, peer.actor())
     await block_domain(kith, carol, BLOCKED)
-    body = await call(kith, carol, "POST", f"/api/v1/accounts/{ana['id']}/follow", expect=403)
+    body = await api(kith.client, carol, "POST", f"/api/v1/accounts/{ana['id']}/follow", expect=403)
     assert "error" in body
     assert await kith.pool.fetchval("SELECT count(*) FROM follow_requests") == 0
     assert await sent(kith) == []
-    await call(kith, carol, "DELETE", "/api/v1/domain_blocks", params={"domain": BLOCKED})
-    await call(kith, carol, "POST", f"/api/v1/accounts/{ana['id']}/follow")
+    await api(kith.client, carol, "DELETE", "/api/v1/domain_blocks", params={"domain": BLOCKED})
+    await api(kith.client, carol, "POST", f"/api/v1/accounts/{ana['id']}/follow")
     assert [(host, kind) for host, kind, _ in await sent(kith)] == [(BLOCKED, "Follow")]
 
 
@@ -170,15 +168,15 @@ async def test_nothing_of_the_blockers_reaches_the_blocked_domain_whatever_the_r
     await follower(kith, other, "/users/bo", carol)
     since = await last_activity_id(kith)
 
-    private = await call(
-        kith,
+    private = await api(
+        kith.client,
         carol,
         "POST",
         "/api/v1/statuses",
         json={"status": "for my followers", "visibility": "private"},
     )
-    public = await call(
-        kith,
+    public = await api(
+        kith.client,
         carol,
         "POST",
         "/api/v1/statuses",
@@ -186,11 +184,15 @@ async def test_nothing_of_the_blockers_reaches_the_blocked_domain_whatever_the_r
     )
     assert [m["acct"] for m in public["mentions"]] == ["ana@peer.test", f"bo@{OTHER}"]
     edited = {"status": "edited, still for @ana@peer.test"}
-    await call(kith, carol, "PUT", f"/api/v1/statuses/{public['id']}", json=edited)
-    await call(kith, carol, "POST", f"/api/v1/statuses/{public['id']}/reblog")
-    await call(kith, carol, "DELETE", f"/api/v1/statuses/{private['id']}")
-    await call(
-        kith, carol, "PATCH", "/api/v1/accounts/update_credentials", data={"display_name": "Carol"}
+    await api(kith.client, carol, "PUT", f"/api/v1/statuses/{public['id']}", json=edited)
+    await api(kith.client, carol, "POST", f"/api/v1/statuses/{public['id']}/reblog")
+    await api(kith.client, carol, "DELETE", f"/api/v1/statuses/{private['id']}")
+    await api(
+        kith.client,
+        carol,
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        data={"display_name": "Carol"},
     )
     await kith.drain()
 
@@ -229,10 +231,10 @@ async def test_a_boost_does_not_reach_an_author_on_a_blocked_domain(kith, peer, 
     status_id = await kith.pool.fetchval("SELECT id FROM statuses WHERE uri = $1", note_id)
     await follower(kith, other, "/users/bo", carol)
 
-    await call(kith, carol, "POST", f"/api/v1/statuses/{status_id}/reblog")
+    await api(kith.client, carol, "POST", f"/api/v1/statuses/{status_id}/reblog")
     assert {host for host, _, _ in await sent(kith)} == {BLOCKED, OTHER}  # control
 
-    await call(kith, carol, "POST", f"/api/v1/statuses/{status_id}/unreblog")
+    await api(kith.client, carol, "POST", f"/api/v1/statuses/{status_id}/unreblog")
     since = await last_activity_id(kith)
     await block_domain(kith, carol, BLOCKED)  # also sends the Undo Follow and the Reject
     block_answers = await sent(kith, since)
@@ -241,5 +243,5 @@ async def test_a_boost_does_not_reach_an_author_on_a_blocked_domain(kith, peer, 
         (BLOCKED, "Reject"),
     }
     since = await last_activity_id(kith)
-    await call(kith, carol, "POST", f"/api/v1/statuses/{status_id}/reblog")
+    await api(kith.client, carol, "POST", f"/api/v1/statuses/{status_id}/reblog")
     assert [(host, kind) for host, kind, _ in await sent(kith, since)] == [(OTHER, "Announce")]

@@ -22,6 +22,7 @@ import pytest
 
 from federation import remote_accounts
 from storage import follows as follow_store
+from tests.api import api
 from tests.federation_harness import Instance
 from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
 from tests.test_authorized_fetch import fetch
@@ -185,31 +186,26 @@ async def reported(s: Scene) -> list[int]:
     return [status_id for row in rows for status_id in row["status_ids"]]
 
 
-async def get(s: Scene, path: str, member: Local | None = None, *, expect: int = 200) -> Any:
-    headers = member.headers if member else {}
-    async with s.kith.client.get(path, headers=headers) as response:
-        assert response.status == expect, (path, await response.text())
-        return await response.json()
-
-
 async def nothing_leaks(s: Scene) -> None:
     """Nothing of ana's interaction, or of the post, reaches anonymous readers or carl (who may
     read a local-only post himself, but never through ana)."""
     status_id = s.status["id"]
     ana_rows = await s.kith.pool.fetch("SELECT id FROM statuses WHERE account_id = $1", s.ana_id)
     for reader in (None, s.carl):
-        assert await get(s, f"/api/v1/accounts/{s.ana_id}/statuses", reader) == []
+        assert (
+            await api(s.kith.client, reader, "GET", f"/api/v1/accounts/{s.ana_id}/statuses") == []
+        )
         for row in ana_rows:
-            await get(s, f"/api/v1/statuses/{row['id']}", reader, expect=404)
-    assert await get(s, "/api/v1/timelines/home", s.carl) == []
-    assert SECRET not in str(await get(s, "/api/v1/timelines/public"))
-    await get(s, f"/api/v1/statuses/{status_id}", expect=404)
-    await get(s, f"/api/v1/statuses/{status_id}/context", expect=404)
-    own = await get(s, f"/api/v1/statuses/{status_id}", s.alice)
+            await api(s.kith.client, reader, "GET", f"/api/v1/statuses/{row['id']}", expect=404)
+    assert await api(s.kith.client, s.carl, "GET", "/api/v1/timelines/home") == []
+    assert SECRET not in str(await api(s.kith.client, None, "GET", "/api/v1/timelines/public"))
+    await api(s.kith.client, None, "GET", f"/api/v1/statuses/{status_id}", expect=404)
+    await api(s.kith.client, None, "GET", f"/api/v1/statuses/{status_id}/context", expect=404)
+    own = await api(s.kith.client, s.alice, "GET", f"/api/v1/statuses/{status_id}")
     assert (own["reblogs_count"], own["favourites_count"], own["replies_count"]) == (0, 0, 0)
-    context = await get(s, f"/api/v1/statuses/{status_id}/context", s.alice)
+    context = await api(s.kith.client, s.alice, "GET", f"/api/v1/statuses/{status_id}/context")
     assert context["descendants"] == []
-    assert await get(s, "/api/v1/notifications", s.alice) == []
+    assert await api(s.kith.client, s.alice, "GET", "/api/v1/notifications") == []
 
 
 Interaction = Callable[[Scene], dict[str, Any]]
@@ -218,23 +214,23 @@ Check = Callable[[Scene], Awaitable[None]]
 
 async def boosted(s: Scene) -> None:
     assert await boosts(s) == 1
-    [notification] = await get(s, "/api/v1/notifications", s.alice)
+    [notification] = await api(s.kith.client, s.alice, "GET", "/api/v1/notifications")
     assert notification["type"] == "reblog"
-    [entry] = await get(s, f"/api/v1/accounts/{s.ana_id}/statuses", s.alice)
+    [entry] = await api(s.kith.client, s.alice, "GET", f"/api/v1/accounts/{s.ana_id}/statuses")
     assert entry["reblog"]["id"] == s.status["id"]
 
 
 async def favourited(s: Scene) -> None:
     assert await favourites(s) == 1
-    [notification] = await get(s, "/api/v1/notifications", s.alice)
+    [notification] = await api(s.kith.client, s.alice, "GET", "/api/v1/notifications")
     assert notification["type"] == "favourite"
 
 
 async def replied(s: Scene) -> None:
     assert await replies(s) == 1
-    [notification] = await get(s, "/api/v1/notifications", s.alice)
+    [notification] = await api(s.kith.client, s.alice, "GET", "/api/v1/notifications")
     assert notification["type"] == "mention"
-    context = await get(s, f"/api/v1/statuses/{s.status['id']}/context", s.alice)
+    context = await api(s.kith.client, s.alice, "GET", f"/api/v1/statuses/{s.status['id']}/context")
     assert [d["account"]["acct"] for d in context["descendants"]] == ["ana@peer.test"]
 
 
@@ -299,7 +295,7 @@ async def test_emoji_reactions_are_not_kept(kith, peer, audience):
     s = await scene(kith, peer, {**AUDIENCES, **READABLE}[audience])
     assert await process(s, emoji_react(s)) == "ignored: unsupported type EmojiReact"
     assert (await favourites(s), await notifications(s)) == (0, 0)
-    assert await get(s, "/api/v1/notifications", s.alice) == []
+    assert await api(s.kith.client, s.alice, "GET", "/api/v1/notifications") == []
 
 
 @pytest.mark.parametrize("key", QUOTE_KEYS)
@@ -309,12 +305,12 @@ async def test_a_quote_is_stored_as_a_plain_post_that_attaches_nothing(kith, pee
     follows her), but nothing of the quoted post comes with it, whoever quotes what."""
     s = await scene(kith, peer, {**AUDIENCES, **READABLE}[audience])
     assert await process(s, quote(key)(s)) == "ok"
-    [mine] = await get(s, "/api/v1/timelines/home", s.carl)
+    [mine] = await api(s.kith.client, s.carl, "GET", "/api/v1/timelines/home")
     assert mine["account"]["acct"] == "ana@peer.test"
     assert mine["reblog"] is None and mine["in_reply_to_id"] is None
     assert "quote" not in mine and SECRET not in str(mine)
     assert await notifications(s) == 0
-    own = await get(s, f"/api/v1/statuses/{s.status['id']}", s.alice)
+    own = await api(s.kith.client, s.alice, "GET", f"/api/v1/statuses/{s.status['id']}")
     assert (own["reblogs_count"], own["favourites_count"], own["replies_count"]) == (0, 0, 0)
 
 
@@ -360,13 +356,13 @@ async def test_a_boost_of_an_original_the_viewer_may_not_read_is_left_out(kith, 
     readers: list[Local | None] = [None]
     if audience != "local-only":  # carl, a member, may read a local-only post himself
         readers.append(s.carl)
-        assert ids(await get(s, "/api/v1/timelines/home", s.carl)) == [plain]
+        assert ids(await api(s.kith.client, s.carl, "GET", "/api/v1/timelines/home")) == [plain]
     for reader in readers:
-        assert ids(await get(s, listing, reader)) == [plain]
-        await get(s, f"/api/v1/statuses/{boost}", reader, expect=404)
+        assert ids(await api(s.kith.client, reader, "GET", listing)) == [plain]
+        await api(s.kith.client, reader, "GET", f"/api/v1/statuses/{boost}", expect=404)
     # Whoever may read the original sees the boost (so the checks above can fail).
-    assert ids(await get(s, listing, s.alice)) == [boost, plain]
-    shown = await get(s, f"/api/v1/statuses/{boost}", s.alice)
+    assert ids(await api(s.kith.client, s.alice, "GET", listing)) == [boost, plain]
+    shown = await api(s.kith.client, s.alice, "GET", f"/api/v1/statuses/{boost}")
     assert shown["reblog"]["id"] == s.status["id"]
 
 
@@ -381,7 +377,7 @@ async def test_a_members_boost_of_a_local_only_post_is_never_served_over_activit
             code, _, body = await fetch(kith, f"{kith.base_url}{path}", peer=signed_by)
             assert code == 404 or body["orderedItems"] == [], (path, signed_by)
             assert SECRET not in str(body)
-    await get(s, f"/api/v1/statuses/{boost}", expect=404)
+    await api(s.kith.client, None, "GET", f"/api/v1/statuses/{boost}", expect=404)
 
 
 async def test_a_member_may_boost_a_local_only_post_and_the_boost_stays_local(kith, peer):
@@ -396,13 +392,15 @@ async def test_a_member_may_boost_a_local_only_post_and_the_boost_stays_local(ki
         boost = await response.json()
     assert boost["local_only"] is True and boost["reblog"]["id"] == s.status["id"]
     assert await kith.pool.fetchval("SELECT count(*) FROM outgoing_activities") == 0
-    [notification] = await get(s, "/api/v1/notifications", s.alice)
+    [notification] = await api(s.kith.client, s.alice, "GET", "/api/v1/notifications")
     assert notification["type"] == "reblog"
-    assert ids(await get(s, f"/api/v1/accounts/{dave.account_id}/statuses", s.carl)) == [
-        boost["id"]
-    ]
-    assert await get(s, f"/api/v1/accounts/{dave.account_id}/statuses") == []
-    await get(s, f"/api/v1/statuses/{boost['id']}", expect=404)
+    assert ids(
+        await api(s.kith.client, s.carl, "GET", f"/api/v1/accounts/{dave.account_id}/statuses")
+    ) == [boost["id"]]
+    assert (
+        await api(s.kith.client, None, "GET", f"/api/v1/accounts/{dave.account_id}/statuses") == []
+    )
+    await api(s.kith.client, None, "GET", f"/api/v1/statuses/{boost['id']}", expect=404)
     for signed_by in (None, s.peer):
         activity = f"{kith.base_url}/users/dave/statuses/{boost['id']}/activity"
         assert (await fetch(kith, activity, peer=signed_by))[0] == 404

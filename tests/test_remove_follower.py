@@ -6,14 +6,9 @@ from __future__ import annotations
 from server.state import POOL, URLS
 from server.usecases.follows import follow
 from server.usecases.statuses import create_status
+from tests.api import api
 from tests.schemas import assert_matches
 from tests.test_federation_e2e import follow_remote, lookup, relationship, two_instances
-
-
-async def _get(client, path: str, member) -> object:
-    response = await client.get(path, headers=member.headers)
-    assert response.status == 200, await response.text()
-    return await response.json()
 
 
 async def test_remove_a_local_follower(client, make_member):
@@ -21,7 +16,7 @@ async def test_remove_a_local_follower(client, make_member):
     app = client.server.app
     await follow(app[POOL], alice.account_id, bob.account_id)
     status = await create_status(app[POOL], app[URLS], author_id=bob.account_id, text="hi")
-    home = await _get(client, "/api/v1/timelines/home", alice)
+    home = await api(client, alice, "GET", "/api/v1/timelines/home")
     assert str(status["id"]) in [s["id"] for s in home]
 
     path = f"/api/v1/accounts/{alice.account_id}/remove_from_followers"
@@ -35,11 +30,13 @@ async def test_remove_a_local_follower(client, make_member):
         False,
     )
 
-    assert (await _get(client, f"/api/v1/accounts/{bob.account_id}", bob))["followers_count"] == 0
-    assert (await _get(client, f"/api/v1/accounts/{alice.account_id}", alice))[
+    assert (await api(client, bob, "GET", f"/api/v1/accounts/{bob.account_id}"))[
+        "followers_count"
+    ] == 0
+    assert (await api(client, alice, "GET", f"/api/v1/accounts/{alice.account_id}"))[
         "following_count"
     ] == 0
-    assert await _get(client, "/api/v1/timelines/home", alice) == []
+    assert await api(client, alice, "GET", "/api/v1/timelines/home") == []
     # Removing someone who does not follow is harmless.
     assert (await client.post(path, headers=bob.headers)).status == 200
 

@@ -22,6 +22,7 @@ from mastodon import Mastodon, StreamListener
 
 from server.app import create_app
 from server.state import POOL
+from tests.api import api
 from tests.schemas import assert_matches
 from tests.test_federation_e2e import follow_remote, member, post
 
@@ -109,21 +110,14 @@ class Socket:
         assert reply == {"error": "Could not parse the message as JSON", "status": 400}, reply
 
 
-async def api(client, method: str, path: str, who, *, expect: int = 200, **body: Any) -> Any:
-    response = await client.request(method, path, headers=who.headers, json=body or None)
-    data = await response.json()
-    assert response.status == expect, data
-    return data
-
-
 async def say(client, who, text: str, **options: Any) -> dict[str, Any]:
-    status = await api(client, "POST", "/api/v1/statuses", who, status=text, **options)
+    status = await api(client, who, "POST", "/api/v1/statuses", json={"status": text, **options})
     assert_matches("status", status)
     return status
 
 
 async def follow(client, who, target) -> None:
-    await api(client, "POST", f"/api/v1/accounts/{target.account_id}/follow", who)
+    await api(client, who, "POST", f"/api/v1/accounts/{target.account_id}/follow")
 
 
 async def expect_update(stream, status_id: str, event: str = "update") -> dict[str, Any]:
@@ -186,7 +180,7 @@ async def test_user_stream_gets_home_updates_and_notifications(client, make_memb
         assert update["account"]["id"] == str(bob.account_id)
         assert update["favourited"] is False  # rendered for a viewer
 
-        await api(client, "POST", f"/api/v1/statuses/{mine['id']}/favourite", bob)
+        await api(client, bob, "POST", f"/api/v1/statuses/{mine['id']}/favourite")
         await follow(client, carol, alice)
         mention = await say(client, carol, f"hi @{alice.username}")
         received = [await stream.next() for _ in range(3)]
@@ -206,10 +200,12 @@ async def test_user_stream_gets_home_updates_and_notifications(client, make_memb
         ]
 
         # Edits and deletions follow the status.
-        await api(client, "PUT", f"/api/v1/statuses/{posted['id']}", bob, status="bob, edited")
+        await api(
+            client, bob, "PUT", f"/api/v1/statuses/{posted['id']}", json={"status": "bob, edited"}
+        )
         edited = await expect_update(stream, posted["id"], "status.update")
         assert "edited" in edited["content"] and edited["edited_at"] is not None
-        await api(client, "DELETE", f"/api/v1/statuses/{posted['id']}", bob)
+        await api(client, bob, "DELETE", f"/api/v1/statuses/{posted['id']}")
         assert await stream.next() == ("delete", posted["id"])
     finally:
         stream.close()
@@ -245,7 +241,7 @@ async def test_websocket_public_and_hashtag_streams(client, make_member):
             assert message["payload"]["id"] == posted["id"]
 
         await socket.send(type="unsubscribe", stream="public")
-        await api(client, "DELETE", f"/api/v1/statuses/{posted['id']}", bob)
+        await api(client, bob, "DELETE", f"/api/v1/statuses/{posted['id']}")
         assert await socket.next() == {
             "stream": ["hashtag", "Kith"],
             "event": "delete",
@@ -289,7 +285,7 @@ async def test_followers_only_posts_reach_followers_only(client, make_member):
     try:
         private = await say(client, bob, "for my followers #secret", visibility="private")
         await expect_update(follower, private["id"])
-        await api(client, "DELETE", f"/api/v1/statuses/{private['id']}", bob)
+        await api(client, bob, "DELETE", f"/api/v1/statuses/{private['id']}")
         assert await follower.next() == ("delete", private["id"])
 
         # carol sees neither the status nor its deletion, on any stream.
@@ -344,8 +340,8 @@ async def test_muted_and_blocked_accounts_do_not_arrive(client, make_member):
     alice, bob, dave, eve = [await make_member(n) for n in ("alice", "bob", "dave", "eve")]
     for target in (bob, dave, eve):
         await follow(client, alice, target)
-    await api(client, "POST", f"/api/v1/accounts/{bob.account_id}/mute", alice)
-    await api(client, "POST", f"/api/v1/accounts/{dave.account_id}/block", alice)
+    await api(client, alice, "POST", f"/api/v1/accounts/{bob.account_id}/mute")
+    await api(client, alice, "POST", f"/api/v1/accounts/{dave.account_id}/block")
     home = await open_sse(client, "/api/v1/streaming/user", alice.token)
     public = await open_sse(client, "/api/v1/streaming/public", alice.token)
     try:
@@ -366,24 +362,28 @@ async def test_filters_hide_and_warn(client, make_member):
     try:
         await api(
             client,
+            alice,
             "POST",
             "/api/v2/filters",
-            alice,
-            title="No cats",
-            context=["public"],
-            filter_action="hide",
-            keywords_attributes=[{"keyword": "cat"}],
+            json={
+                "title": "No cats",
+                "context": ["public"],
+                "filter_action": "hide",
+                "keywords_attributes": [{"keyword": "cat"}],
+            },
         )
         assert await user.next() == ("filters_changed", "undefined")
         warn = await api(
             client,
+            alice,
             "POST",
             "/api/v2/filters",
-            alice,
-            title="Spoilers",
-            context=["public"],
-            filter_action="warn",
-            keywords_attributes=[{"keyword": "butler"}],
+            json={
+                "title": "Spoilers",
+                "context": ["public"],
+                "filter_action": "warn",
+                "keywords_attributes": [{"keyword": "butler"}],
+            },
         )
         assert await user.next() == ("filters_changed", "undefined")
 
