@@ -11,9 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from storage.db import Executor
 from storage.statuses import STATUS_COLUMNS
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 
 async def get_status_by_uri(db: Executor, uri: str) -> asyncpg.Record | None:
@@ -142,52 +141,6 @@ async def rewrite_remote_status(
         spoiler_text,
         sensitive,
         language,
-    )
-
-
-# --- Favourites and boosts by remote accounts ---------------------------------------------------
-
-
-async def insert_favourite(db: Executor, account_id: int, status_id: int, uri: str) -> bool:
-    """Favourite a status, remembering the Like's id; False when it already was."""
-    created = await db.fetchval(
-        """
-        INSERT INTO favourites (account_id, status_id, uri) VALUES ($1, $2, $3)
-        ON CONFLICT (account_id, status_id) DO NOTHING
-        RETURNING id
-        """,
-        account_id,
-        status_id,
-        uri,
-    )
-    return created is not None
-
-
-async def delete_favourite(
-    db: Executor, account_id: int, *, uri: str | None, status_id: int | None
-) -> asyncpg.Record | None:
-    """Remove `account_id`'s favourite named by its Like's id, or else of `status_id`."""
-    return await db.fetchrow(
-        """
-        DELETE FROM favourites
-        WHERE account_id = $1 AND (uri = $2 OR ($2::text IS NULL AND status_id = $3))
-        RETURNING *
-        """,
-        account_id,
-        uri,
-        status_id,
-    )
-
-
-async def get_reblog_by_uri(db: Executor, account_id: int, uri: str) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        f"""
-        SELECT {STATUS_COLUMNS} FROM statuses s
-        WHERE s.account_id = $1 AND s.uri = $2 AND s.reblog_of_id IS NOT NULL
-          AND s.deleted_at IS NULL
-        """,
-        account_id,
-        uri,
     )
 
 

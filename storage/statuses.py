@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncpg
 
+from storage.db import Executor
 from storage.pagination import Page
 from storage.visibility import actionable_by_remote, readable_by
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 STATUS_COLUMNS = """
     s.id, s.uri, s.url, s.account_id, s.local, s.in_reply_to_id, s.in_reply_to_account_id,
@@ -368,40 +367,61 @@ async def forget_statuses(db: Executor, status_ids: list[int]) -> None:
 # --- Favourites and reblogs --------------------------------------------------------------------
 
 
-async def reblog_by(db: Executor, account_id: int, status_id: int) -> asyncpg.Record | None:
-    """The account's live reblog of a status, if any."""
+async def reblog_by(
+    db: Executor, account_id: int, status_id: int | None, *, uri: str | None = None
+) -> asyncpg.Record | None:
+    """The account's live reblog named by its Announce's id `uri`, or else of `status_id`."""
     return await db.fetchrow(
         f"""
         SELECT {STATUS_COLUMNS} FROM statuses s
-        WHERE s.reblog_of_id = $2 AND s.account_id = $1 AND s.deleted_at IS NULL
+        WHERE s.account_id = $1 AND s.reblog_of_id IS NOT NULL AND s.deleted_at IS NULL
+          AND (s.uri = $3 OR s.reblog_of_id = $2)
+        ORDER BY s.uri = $3 DESC NULLS LAST
+        LIMIT 1
         """,
         account_id,
         status_id,
+        uri,
     )
 
 
-async def insert_favourite(db: Executor, account_id: int, status_id: int) -> bool:
-    """Favourite a status; False when the account already had."""
+async def insert_favourite(
+    db: Executor, account_id: int, status_id: int, *, uri: str | None = None
+) -> bool:
+    """Favourite a status, remembering the Like's id `uri` (remote favourites); False when the
+    account already had."""
     created = await db.fetchval(
         """
-        INSERT INTO favourites (account_id, status_id) VALUES ($1, $2)
+        INSERT INTO favourites (account_id, status_id, uri) VALUES ($1, $2, $3)
         ON CONFLICT (account_id, status_id) DO NOTHING
         RETURNING id
         """,
         account_id,
         status_id,
+        uri,
     )
     return created is not None
 
 
-async def delete_favourite(db: Executor, account_id: int, status_id: int) -> bool:
-    """Undo a favourite; False when there was none."""
-    deleted = await db.fetchval(
-        "DELETE FROM favourites WHERE account_id = $1 AND status_id = $2 RETURNING id",
+async def delete_favourite(
+    db: Executor, account_id: int, *, status_id: int | None, uri: str | None = None
+) -> asyncpg.Record | None:
+    """Remove the account's favourite named by its Like's id `uri`, or else of `status_id`;
+    return it, or None when there was none."""
+    return await db.fetchrow(
+        """
+        DELETE FROM favourites WHERE id = (
+            SELECT id FROM favourites
+            WHERE account_id = $1 AND (uri = $3 OR status_id = $2)
+            ORDER BY uri = $3 DESC NULLS LAST
+            LIMIT 1
+        )
+        RETURNING *
+        """,
         account_id,
         status_id,
+        uri,
     )
-    return deleted is not None
 
 
 async def favourited_by(db: Executor, status_id: int, page: Page) -> list[asyncpg.Record]:

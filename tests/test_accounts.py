@@ -10,7 +10,8 @@ import pytest
 from mastodon import Mastodon
 
 from server.state import POOL, URLS
-from server.usecases.interactions import reblog
+from server.usecases.actors import Actor
+from server.usecases.boosts import reblog
 from server.usecases.statuses import create_status
 from tests.schemas import assert_matches
 
@@ -272,7 +273,7 @@ async def test_account_statuses_visibility_and_filters(client, make_member):
     reply_to_bob = await post(client, alice, "@bob hi", in_reply_to_id=bobs["id"])
     sensitive = await post(client, alice, "spoiler", spoiler_text="cw")
     app = client.server.app
-    boost = await reblog(app[POOL], app[URLS], account_id=alice.account_id, status_id=bobs["id"])
+    boost = await reblog(app[POOL], app[URLS], Actor.member(alice.account_id), bobs["id"])
     url = f"/api/v1/accounts/{alice.account_id}/statuses"
 
     async def ids(headers=None, **params: str) -> list[str]:

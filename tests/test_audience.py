@@ -11,7 +11,7 @@ import pytest
 
 from federation import delivery, outbox
 from federation.render.context import PUBLIC
-from server.usecases import follows, interactions, profiles, statuses
+from server.usecases import boosts, favourites, follows, profiles, statuses
 from server.usecases.actors import Actor
 from storage import follows as follow_store
 from tests.test_delivery import URLS, add_follow, env, local_member, remote_account
@@ -104,7 +104,7 @@ async def test_a_local_only_status_goes_nowhere(world):
     status = await post(pool, ann, "just us @cat@three.test", local_only=True)
     reply = await post(pool, ann, "still just us", in_reply_to_id=status["id"])
     assert reply["local_only"]
-    await interactions.reblog(pool, URLS, account_id=ann, status_id=status["id"])
+    await boosts.reblog(pool, URLS, Actor.member(ann), status["id"])
     await statuses.delete_status(pool, Actor.member(ann), status["id"])
     assert await sent(pool) == []
     assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
@@ -145,8 +145,8 @@ async def test_a_deletion_reaches_the_same_audience(world):
 async def test_likes_go_to_the_remote_author(world):
     pool, ann, cat = world
     status_id = await remote_status(pool, cat, "http://three.test/notes/1")
-    await interactions.favourite(pool, account_id=ann, status_id=status_id)
-    await interactions.unfavourite(pool, account_id=ann, status_id=status_id)
+    await favourites.favourite(pool, Actor.member(ann), status_id)
+    await favourites.unfavourite(pool, Actor.member(ann), status_id)
     [(like_kind, inbox, like), (undo_kind, _, undo)] = await sent(pool)
     assert (like_kind, undo_kind, inbox) == ("Like", "Undo", CAT_INBOX)
     assert like["object"] == "http://three.test/notes/1"
@@ -156,15 +156,15 @@ async def test_likes_go_to_the_remote_author(world):
 
     own = await post(pool, ann, "mine")
     await clear(pool)
-    await interactions.favourite(pool, account_id=ann, status_id=own["id"])
+    await favourites.favourite(pool, Actor.member(ann), own["id"])
     assert await sent(pool) == []  # a local status: nobody remote to tell
 
 
 async def test_boosts_go_to_the_boosters_followers_and_the_author(world):
     pool, ann, cat = world
     status_id = await remote_status(pool, cat, "http://three.test/notes/2")
-    boost = await interactions.reblog(pool, URLS, account_id=ann, status_id=status_id)
-    await interactions.unreblog(pool, account_id=ann, status_id=status_id)
+    boost = await boosts.reblog(pool, URLS, Actor.member(ann), status_id)
+    await boosts.unreblog(pool, Actor.member(ann), status_id)
     deliveries = await sent(pool)
     expected = sorted([*FOLLOWER_INBOXES, CAT_INBOX])
     assert [(k, i) for k, i, _ in deliveries] == [

@@ -11,8 +11,9 @@ import pytest
 
 from server.filtering import keyword_pattern
 from server.state import POOL, URLS
+from server.usecases.actors import Actor
+from server.usecases.boosts import reblog
 from server.usecases.follows import follow
-from server.usecases.interactions import reblog
 from server.usecases.statuses import create_status
 from tests.schemas import assert_matches
 
@@ -231,7 +232,7 @@ async def test_home_hides_and_warns(client, make_member, post):
     warned = await post(bob, "spoilers inside", spoiler_text="the butler did it")
     word_part = await post(bob, "concatenate strings")
     plain = await post(bob, "nothing to see")
-    boost = await reblog(pool, urls, account_id=bob.account_id, status_id=int(hidden))
+    boost = await reblog(pool, urls, Actor.member(bob.account_id), int(hidden))
     hide = await create_filter(
         client,
         alice,
@@ -276,7 +277,7 @@ async def test_status_filters_and_boosts(client, make_member, post):
     pool, urls = client.server.app[POOL], client.server.app[URLS]
     await follow(pool, alice.account_id, carol.account_id)
     original = await post(bob, "an ordinary post")
-    boost = await reblog(pool, urls, account_id=carol.account_id, status_id=int(original))
+    boost = await reblog(pool, urls, Actor.member(carol.account_id), int(original))
     f = await create_filter(client, alice, title="That one", context=["home"])
     await call(client, "POST", f"/api/v2/filters/{f['id']}/statuses", alice, status_id=original)
 

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from server.state import POOL, URLS
+from server.usecases.actors import Actor
+from server.usecases.favourites import favourite
 from server.usecases.follows import follow
-from server.usecases.interactions import favourite
 from server.usecases.statuses import create_status
 from tests.schemas import assert_matches
 
@@ -51,7 +52,7 @@ async def busy_alice(client, make_member, pool):
     await follow(pool, bob.account_id, alice.account_id)
     mention = await post(client, carol, "hi @alice")
     own = await post(client, alice, "my status")
-    await favourite(pool, account_id=bob.account_id, status_id=own)
+    await favourite(pool, Actor.member(bob.account_id), own)
     return alice, bob, carol, mention, own
 
 

@@ -18,7 +18,7 @@ from federation.render.objects import MentionRef, NoteParts, load_note_parts, re
 from federation.urls import LocalUrls
 from server.state import POOL, URLS
 from server.usecases.actors import Actor
-from server.usecases.interactions import reblog
+from server.usecases.boosts import reblog
 from server.usecases.statuses import create_status, delete_status
 from storage import follows as follow_store
 
@@ -262,9 +262,9 @@ async def test_boosts_are_announces(client, make_member):
     alice = await make_member("alice")
     bob = await make_member("bob")
     original = await _post(client, alice, "boost me")
-    boost = await reblog(app[POOL], app[URLS], account_id=bob.account_id, status_id=original["id"])
+    boost = await reblog(app[POOL], app[URLS], Actor.member(bob.account_id), original["id"])
     local = await _post(client, alice, "stay here", local_only=True)
-    await reblog(app[POOL], app[URLS], account_id=bob.account_id, status_id=local["id"])
+    await reblog(app[POOL], app[URLS], Actor.member(bob.account_id), local["id"])
 
     page = await _ap(client, "/users/bob/outbox?page=true")
     [announce] = page["orderedItems"]

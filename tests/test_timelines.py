@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from server.state import POOL, URLS
+from server.usecases.actors import Actor
+from server.usecases.boosts import reblog
 from server.usecases.follows import follow
-from server.usecases.interactions import reblog
 from server.usecases.statuses import create_status
 from storage.tags import attach_tags, upsert_tags
 from tests.schemas import assert_matches
@@ -139,7 +140,7 @@ async def test_home_boosts_follow_their_original(client, make_member, pool, post
     await follow(pool, alice.account_id, bob.account_id)
     original = await post(dave, "worth sharing")
     app = client.server.app
-    boost = await reblog(app[POOL], app[URLS], account_id=bob.account_id, status_id=int(original))
+    boost = await reblog(app[POOL], app[URLS], Actor.member(bob.account_id), int(original))
 
     statuses, _ = await read(client, "/api/v1/timelines/home", alice)
     assert [s["id"] for s in statuses] == [str(boost["id"])]
@@ -232,7 +233,7 @@ async def test_public_timeline_leaves_out_replies_to_others_and_boosts(
     self_reply = await post(alice, "continued", in_reply_to_id=int(thread))
     await post(bob, "a reply", in_reply_to_id=int(thread))
     app = client.server.app
-    await reblog(app[POOL], app[URLS], account_id=bob.account_id, status_id=int(thread))
+    await reblog(app[POOL], app[URLS], Actor.member(bob.account_id), int(thread))
 
     assert await ids(client, "/api/v1/timelines/public") == [self_reply, thread]
 

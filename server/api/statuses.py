@@ -1,6 +1,6 @@
 """Statuses (`/api/v1/statuses`): posting, reading, deleting, threads, favourites and boosts.
 
-Handlers turn requests into service calls (`server.usecases.statuses` and `.interactions`)
+Handlers turn requests into service calls (`server.usecases.statuses`, `.favourites`, `.boosts`)
 and render the results; every rule about statuses lives in the services. A status the viewer may
 not read is "not found", never "forbidden", so that its existence is not revealed.
 """
@@ -19,7 +19,7 @@ from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, parse_id, path_id, read_params
 from server.state import POOL, URLS
-from server.usecases import interactions
+from server.usecases import boosts, favourites
 from server.usecases.actors import Actor
 from server.usecases.statuses import REPLY_NOT_FOUND, Typed, delete_status, post_status
 from storage import accounts as account_store
@@ -124,18 +124,16 @@ async def context(request: web.Request) -> web.Response:
 @routes.post("/api/v1/statuses/{id}/favourite")
 @authenticated("write:favourites")
 async def favourite(request: web.Request) -> web.Response:
-    status = await interactions.favourite(
-        request.app[POOL], account_id=current(request).account_id, status_id=path_id(request)
-    )
+    actor = Actor.member(current(request).account_id)
+    status = await favourites.favourite(request.app[POOL], actor, path_id(request))
     return await _respond(request, status)
 
 
 @routes.post("/api/v1/statuses/{id}/unfavourite")
 @authenticated("write:favourites")
 async def unfavourite(request: web.Request) -> web.Response:
-    status = await interactions.unfavourite(
-        request.app[POOL], account_id=current(request).account_id, status_id=path_id(request)
-    )
+    actor = Actor.member(current(request).account_id)
+    status = await favourites.unfavourite(request.app[POOL], actor, path_id(request))
     return await _respond(request, status)
 
 
@@ -151,12 +149,12 @@ async def reblog(request: web.Request) -> web.Response:
         default = (await account_store.get_user_by_account(pool, auth.account_id))[
             "default_visibility"
         ]
-        visibility = default if default in interactions.REBLOG_VISIBILITIES else "public"
-    boost = await interactions.reblog(
+        visibility = default if default in boosts.REBLOG_VISIBILITIES else "public"
+    boost = await boosts.reblog(
         pool,
         request.app[URLS],
-        account_id=auth.account_id,
-        status_id=path_id(request),
+        Actor.member(auth.account_id),
+        path_id(request),
         visibility=visibility,
         application_id=auth.application_id,
     )
@@ -166,9 +164,8 @@ async def reblog(request: web.Request) -> web.Response:
 @routes.post("/api/v1/statuses/{id}/unreblog")
 @authenticated("write:statuses")
 async def unreblog(request: web.Request) -> web.Response:
-    status = await interactions.unreblog(
-        request.app[POOL], account_id=current(request).account_id, status_id=path_id(request)
-    )
+    actor = Actor.member(current(request).account_id)
+    status = await boosts.unreblog(request.app[POOL], actor, path_id(request))
     return await _respond(request, status)
 
 

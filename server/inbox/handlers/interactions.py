@@ -1,4 +1,5 @@
-"""Like and Announce by remote actors, and their undoing.
+"""Like and Announce by remote actors, and their undoing: the same use cases as a member's
+favourites and boosts through the client API (`server.usecases.favourites` and `.boosts`).
 
 As in Mastodon, a Like counts only on a local status (remote counts are the remote server's
 business). A boost of a post Kith does not have is fetched from the post's origin, but only when
@@ -15,7 +16,8 @@ from federation.fetch import fetch_object
 from federation.parse.notes import PUBLIC, NoteError, audience
 from server.inbox.dispatch import OK, Activity, Dispatcher, ignored, refused
 from server.inbox.handlers.common import known_account, live_status, reference, type_of
-from server.usecases import remote_interactions, remote_statuses
+from server.usecases import boosts, favourites, remote_statuses
+from server.usecases.actors import Actor
 from storage import remote_statuses as status_store
 
 
@@ -24,8 +26,8 @@ async def on_like(fed: Federation, activity: Activity) -> str:
     if status is None or not status["local"]:
         return ignored("not a local status")
     account = await remote_accounts.resolve_actor(fed, activity.actor_uri)
-    why = await remote_interactions.favourite(fed, account, status["id"], activity.uri)
-    return OK if why is None else refused(why)
+    await favourites.favourite(fed.pool, Actor.remote(account["id"], activity.uri), status["id"])
+    return OK
 
 
 async def on_announce(fed: Federation, activity: Activity) -> str:
@@ -45,11 +47,11 @@ async def on_announce(fed: Federation, activity: Activity) -> str:
         except NoteError as exc:
             return refused(f"the boosted object: {exc}")
     to, cc = audience(activity.payload.get("to")), audience(activity.payload.get("cc"))
-    visibility = "public" if PUBLIC & set(to) else "unlisted" if PUBLIC & set(cc) else "private"
-    why = await remote_interactions.reblog(
-        fed, booster, status["id"], uri=activity.uri, visibility=visibility
-    )
-    return OK if why is None else refused(why)
+    # Addressed to the public's followers only ("unlisted"), else public: a boost is not private.
+    visibility = "unlisted" if PUBLIC & set(cc) and not PUBLIC & set(to) else "public"
+    actor = Actor.remote(booster["id"], activity.uri)
+    await boosts.reblog(fed.pool, fed.urls, actor, status["id"], visibility=visibility)
+    return OK
 
 
 async def undo_like(fed: Federation, activity: Activity, like: dict[str, Any]) -> str:
@@ -57,10 +59,13 @@ async def undo_like(fed: Federation, activity: Activity, like: dict[str, Any]) -
     if account is None:
         return ignored("unknown actor")
     status = await live_status(fed, reference(like.get("object")))
-    removed = await remote_interactions.unfavourite(
-        fed, account, uri=reference(like), status_id=status["id"] if status else None
+    await favourites.unfavourite(
+        fed.pool,
+        Actor.remote(account["id"], activity.uri),
+        status["id"] if status else None,
+        like_uri=reference(like),
     )
-    return OK if removed else ignored("no such favourite")
+    return OK
 
 
 async def undo_announce(fed: Federation, activity: Activity, announce: dict[str, Any]) -> str:
@@ -68,10 +73,13 @@ async def undo_announce(fed: Federation, activity: Activity, announce: dict[str,
     if account is None:
         return ignored("unknown actor")
     status = await live_status(fed, reference(announce.get("object")))
-    removed = await remote_interactions.unreblog(
-        fed, account, uri=reference(announce), status_id=status["id"] if status else None
+    await boosts.unreblog(
+        fed.pool,
+        Actor.remote(account["id"], activity.uri),
+        status["id"] if status else None,
+        announce_uri=reference(announce),
     )
-    return OK if removed else ignored("no such boost")
+    return OK
 
 
 def register(dispatcher: Dispatcher) -> None:
