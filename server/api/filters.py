@@ -1,50 +1,30 @@
 """Filters v2: `/api/v2/filters`, their keywords and their statuses.
 
-A filter, its keywords and its statuses change in one transaction. Another member's filter (or
-keyword, or filtered status) is "not found", never "forbidden", so ids reveal nothing.
+Handlers read parameters and render; what a change does (ownership, validation, transactions)
+is `server.usecases.filters`.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 from aiohttp import web
 
 from federation.errors import invalid, not_found
-from federation.excerpt import excerpt
 from server.auth import authenticated, current
-from server.filtering import (
-    ACTIONS,
-    CONTEXTS,
-    render_filter_status,
-    render_filters,
-    render_keyword,
-)
+from server.filtering import render_filter_status, render_filters, render_keyword
 from server.json import json_response
 from server.params import Params, parse_id, path_id, read_params
 from server.state import POOL
-from storage import filters as store
-from storage import statuses as status_store
+from server.usecases import filters
+from server.usecases.filters import FilterChanges, KeywordChange
 
 routes = web.RouteTableDef()
-
-MAX_TITLE = 256
-MAX_KEYWORD = 512
 
 
 def _member(request: web.Request) -> int:
     account_id = current(request).account_id
     assert account_id is not None  # @authenticated requires a member
     return account_id
-
-
-async def _own_filter(request: web.Request, db: Any) -> asyncpg.Record:
-    row = await store.get_filter(db, _member(request), path_id(request))
-    if row is None:
-        raise not_found()
-    return row
 
 
 async def _filter_response(request: web.Request, row: asyncpg.Record) -> web.Response:
@@ -54,57 +34,36 @@ async def _filter_response(request: web.Request, row: asyncpg.Record) -> web.Res
 # -- reading parameters ---------------------------------------------------------------------------
 
 
-def _context(params: Params) -> list[str]:
-    values = [str(value) for value in params.list("context")]
-    if not values:
-        raise invalid("context can't be blank")
-    unknown = [value for value in values if value not in CONTEXTS]
-    if unknown:
-        raise invalid(f"context contains unknown values {excerpt(unknown)}")
-    return list(dict.fromkeys(values))
-
-
-def _action(params: Params, default: str) -> str:
-    action = params.str("filter_action", default)
-    if action not in ACTIONS:
-        raise invalid(f"filter_action must be one of {', '.join(ACTIONS)}")
-    return action
-
-
-def _expires_at(params: Params) -> datetime | None:
-    """`expires_in` seconds from now; empty or 0 means never."""
-    duration = params.duration("expires_in")
-    return datetime.now(UTC) + duration if duration else None
-
-
-def _keyword(params: Params) -> tuple[str, bool]:
-    return (
-        params.required_str("keyword", max_length=MAX_KEYWORD),
-        params.bool("whole_word", True),
+def _changes(params: Params) -> FilterChanges:
+    """What the request gives; a field left out is None (an update keeps it)."""
+    has_context = "context" in params or "context[]" in params
+    return FilterChanges(
+        title=params.str("title"),
+        context=[str(value) for value in params.list("context")] if has_context else None,
+        filter_action=params.str("filter_action"),
+        expires_in=params.duration("expires_in"),
+        sets_expiry="expires_in" in params,
+        keywords=_keyword_changes(params),
     )
 
 
-def _keyword_attributes(params: Params) -> list[Params]:
-    """`keywords_attributes[]`: a JSON list of objects or an indexed form (`[0][keyword]=`)."""
+def _keyword_changes(params: Params) -> list[KeywordChange]:
+    """`keywords_attributes[]`: a JSON list of objects or an indexed form (`[0][keyword]=`); an
+    `id` that cannot be one names no keyword (404)."""
     items = params.list("keywords_attributes")
     if not all(isinstance(item, dict) for item in items):
         raise invalid("keywords_attributes must be a list of objects")
-    return [Params(item) for item in items]
-
-
-async def _apply_keywords(conn: asyncpg.Connection, filter_id: int, items: list[Params]) -> None:
-    """Create, update (with `id`) or delete (with `id` and `_destroy`) the filter's keywords."""
-    for item in items:
+    changes = []
+    for item in map(Params, items):
         keyword_id = item.id("id")
-        if keyword_id is not None and item.bool("_destroy", False):
-            await store.delete_keyword(conn, filter_id, keyword_id)
-        elif keyword_id is not None:
-            if await store.update_keyword(conn, filter_id, keyword_id, *_keyword(item)) is None:
-                raise not_found()
-        elif "id" not in item:
-            await store.insert_keyword(conn, filter_id, *_keyword(item))
-        else:
+        if keyword_id is None and "id" in item:
             raise not_found()
+        if keyword_id is not None and item.bool("_destroy", False):
+            changes.append(KeywordChange(keyword=None, id=keyword_id, destroy=True))
+        else:
+            keyword, whole_word = item.str("keyword"), item.bool("whole_word", True)
+            changes.append(KeywordChange(keyword=keyword, whole_word=whole_word, id=keyword_id))
+    return changes
 
 
 # -- filters --------------------------------------------------------------------------------------
@@ -114,69 +73,40 @@ async def _apply_keywords(conn: asyncpg.Connection, filter_id: int, items: list[
 @authenticated("read:filters")
 async def index(request: web.Request) -> web.Response:
     pool = request.app[POOL]
-    return json_response(
-        await render_filters(pool, await store.list_filters(pool, _member(request)))
-    )
+    rows = await filters.list_filters(pool, _member(request))
+    return json_response(await render_filters(pool, rows))
 
 
 @routes.post("/api/v2/filters")
 @authenticated("write:filters")
 async def create(request: web.Request) -> web.Response:
-    params = await read_params(request)
-    title = params.required_str("title", max_length=MAX_TITLE)
-    context = _context(params)
-    action = _action(params, "warn")
-    keywords = _keyword_attributes(params)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        row = await store.insert_filter(
-            conn,
-            _member(request),
-            title=title,
-            context=context,
-            filter_action=action,
-            expires_at=_expires_at(params),
-        )
-        await _apply_keywords(conn, row["id"], keywords)
+    changes = _changes(await read_params(request))
+    row = await filters.create_filter(request.app[POOL], _member(request), changes)
     return await _filter_response(request, row)
 
 
 @routes.get("/api/v2/filters/{id}")
 @authenticated("read:filters")
 async def show(request: web.Request) -> web.Response:
-    return await _filter_response(request, await _own_filter(request, request.app[POOL]))
+    row = await filters.get_filter(request.app[POOL], _member(request), path_id(request))
+    return await _filter_response(request, row)
 
 
 @routes.put("/api/v2/filters/{id}")
 @authenticated("write:filters")
 async def update(request: web.Request) -> web.Response:
     """Change what is given; `expires_in` given empty removes the expiry."""
-    params = await read_params(request)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        row = await _own_filter(request, conn)
-        await store.update_filter(
-            conn,
-            row["id"],
-            title=(
-                params.required_str("title", max_length=MAX_TITLE)
-                if "title" in params
-                else row["title"]
-            ),
-            context=_context(params)
-            if "context" in params or "context[]" in params
-            else row["context"],
-            filter_action=_action(params, row["filter_action"]),
-            expires_at=_expires_at(params) if "expires_in" in params else row["expires_at"],
-        )
-        await _apply_keywords(conn, row["id"], _keyword_attributes(params))
-        row = await _own_filter(request, conn)
+    changes = _changes(await read_params(request))
+    row = await filters.update_filter(
+        request.app[POOL], _member(request), path_id(request), changes
+    )
     return await _filter_response(request, row)
 
 
 @routes.delete("/api/v2/filters/{id}")
 @authenticated("write:filters")
 async def delete(request: web.Request) -> web.Response:
-    if not await store.delete_filter(request.app[POOL], _member(request), path_id(request)):
-        raise not_found()
+    await filters.delete_filter(request.app[POOL], _member(request), path_id(request))
     return json_response({})
 
 
@@ -186,55 +116,49 @@ async def delete(request: web.Request) -> web.Response:
 @routes.get("/api/v2/filters/{id}/keywords")
 @authenticated("read:filters")
 async def keywords(request: web.Request) -> web.Response:
-    pool = request.app[POOL]
-    row = await _own_filter(request, pool)
-    return json_response([render_keyword(k) for k in await store.keywords_of(pool, [row["id"]])])
+    rows = await filters.keywords_of(request.app[POOL], _member(request), path_id(request))
+    return json_response([render_keyword(row) for row in rows])
 
 
 @routes.post("/api/v2/filters/{id}/keywords")
 @authenticated("write:filters")
 async def add_keyword(request: web.Request) -> web.Response:
-    pool = request.app[POOL]
-    keyword = _keyword(await read_params(request))
-    row = await _own_filter(request, pool)
-    return json_response(render_keyword(await store.insert_keyword(pool, row["id"], *keyword)))
-
-
-async def _own_keyword(request: web.Request) -> asyncpg.Record:
-    row = await store.get_keyword(request.app[POOL], _member(request), path_id(request))
-    if row is None:
-        raise not_found()
-    return row
+    params = await read_params(request)
+    row = await filters.add_keyword(
+        request.app[POOL],
+        _member(request),
+        path_id(request),
+        params.str("keyword"),
+        params.bool("whole_word", True),
+    )
+    return json_response(render_keyword(row))
 
 
 @routes.get("/api/v2/filters/keywords/{id}")
 @authenticated("read:filters")
 async def show_keyword(request: web.Request) -> web.Response:
-    return json_response(render_keyword(await _own_keyword(request)))
+    row = await filters.get_keyword(request.app[POOL], _member(request), path_id(request))
+    return json_response(render_keyword(row))
 
 
 @routes.put("/api/v2/filters/keywords/{id}")
 @authenticated("write:filters")
 async def update_keyword(request: web.Request) -> web.Response:
     params = await read_params(request)
-    row = await _own_keyword(request)
-    keyword = params.str("keyword", row["keyword"], max_length=MAX_KEYWORD)
-    if not keyword:
-        raise invalid("keyword can't be blank")
-    whole_word = params.bool("whole_word", row["whole_word"])
-    updated = await store.update_keyword(
-        request.app[POOL], row["filter_id"], row["id"], keyword, whole_word
+    row = await filters.update_keyword(
+        request.app[POOL],
+        _member(request),
+        path_id(request),
+        params.str("keyword"),
+        params.bool("whole_word"),
     )
-    if updated is None:
-        raise not_found()
-    return json_response(render_keyword(updated))
+    return json_response(render_keyword(row))
 
 
 @routes.delete("/api/v2/filters/keywords/{id}")
 @authenticated("write:filters")
 async def delete_keyword(request: web.Request) -> web.Response:
-    row = await _own_keyword(request)
-    await store.delete_keyword(request.app[POOL], row["filter_id"], row["id"])
+    await filters.delete_keyword(request.app[POOL], _member(request), path_id(request))
     return json_response({})
 
 
@@ -244,51 +168,32 @@ async def delete_keyword(request: web.Request) -> web.Response:
 @routes.get("/api/v2/filters/{id}/statuses")
 @authenticated("read:filters")
 async def statuses(request: web.Request) -> web.Response:
-    pool = request.app[POOL]
-    row = await _own_filter(request, pool)
-    rows = await store.statuses_of(pool, [row["id"]])
-    return json_response([render_filter_status(s) for s in rows])
+    rows = await filters.statuses_of(request.app[POOL], _member(request), path_id(request))
+    return json_response([render_filter_status(row) for row in rows])
 
 
 @routes.post("/api/v2/filters/{id}/statuses")
 @authenticated("write:filters")
 async def add_status(request: web.Request) -> web.Response:
     """Filter one status the member can read; adding it twice is a validation error."""
-    pool = request.app[POOL]
     params = await read_params(request)
     if not params.str("status_id"):
         raise invalid("status_id can't be blank")
-    row = await _own_filter(request, pool)
-    status_id = parse_id(params.raw("status_id"))
-    status = (
-        await status_store.get_readable_status(pool, status_id, _member(request))
-        if status_id is not None
-        else None
+    row = await filters.add_status(
+        request.app[POOL], _member(request), path_id(request), parse_id(params.raw("status_id"))
     )
-    if status is None:
-        raise not_found()
-    created = await store.insert_filter_status(pool, row["id"], status["id"])
-    if created is None:
-        raise invalid("status_id has already been taken")
-    return json_response(render_filter_status(created))
-
-
-async def _own_filter_status(request: web.Request) -> asyncpg.Record:
-    row = await store.get_filter_status(request.app[POOL], _member(request), path_id(request))
-    if row is None:
-        raise not_found()
-    return row
+    return json_response(render_filter_status(row))
 
 
 @routes.get("/api/v2/filters/statuses/{id}")
 @authenticated("read:filters")
 async def show_status(request: web.Request) -> web.Response:
-    return json_response(render_filter_status(await _own_filter_status(request)))
+    row = await filters.get_filter_status(request.app[POOL], _member(request), path_id(request))
+    return json_response(render_filter_status(row))
 
 
 @routes.delete("/api/v2/filters/statuses/{id}")
 @authenticated("write:filters")
 async def delete_status(request: web.Request) -> web.Response:
-    row = await _own_filter_status(request)
-    await store.delete_filter_status(request.app[POOL], row["id"])
+    await filters.delete_status(request.app[POOL], _member(request), path_id(request))
     return json_response({})

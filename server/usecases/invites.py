@@ -2,8 +2,8 @@
 admins set the registration mode and whether members may invite.
 
 Staff may always invite; members only while the instance setting `members_may_invite` is on.
-A code is used by `server.usecases.accounts.create_local_account`, which claims it
-(`storage.invites.claim`) in the transaction that creates the account.
+A code is used by `server.usecases.sign_up`, which claims it (`storage.invites.claim`) in the
+transaction that creates the account.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from federation.errors import forbidden, invalid, not_found
 from server.usecases.instance_settings import write_changes
 from storage import invites as store
 from storage import settings
+from storage.db import Executor
 
 CODE_LENGTH = 12
 MAX_USES = 1000
@@ -74,7 +75,7 @@ async def expire_invite(
     return expired
 
 
-async def registration_settings(db: asyncpg.Pool | asyncpg.Connection) -> dict[str, Any]:
+async def registration_settings(db: Executor) -> dict[str, Any]:
     return {
         "mode": await settings.registrations_mode(db),
         "members_may_invite": await settings.members_may_invite(db),
