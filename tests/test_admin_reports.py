@@ -7,28 +7,29 @@ from pathlib import Path
 from typing import Any
 
 from server.state import POOL
+from tests.api import api
 from tests.schemas import assert_matches
-from tests.test_admin_accounts import call, pages
+from tests.test_admin_accounts import pages
 from tests.test_cli import kith_env, run_kith
 from tests.test_reports import report
 from tests.test_statuses import post
 
 
 async def admin_report(client, who, method: str, path: str, **params: Any) -> dict[str, Any]:
-    body = await call(client, who, method, f"/api/v1/admin/reports{path}", **params)
+    body = await api(client, who, method, f"/api/v1/admin/reports{path}", json=params or None)
     assert_matches("admin_report", body)
     return body
 
 
 async def reports_list(client, who, **filters: Any) -> list[str]:
-    body = await call(client, who, "GET", "/api/v1/admin/reports", **filters)
+    body = await api(client, who, "GET", "/api/v1/admin/reports", params=filters)
     for item in body:
         assert_matches("admin_report", item)
     return [item["id"] for item in body]
 
 
 async def audit_entries(client, who, **params: Any) -> list[dict[str, Any]]:
-    body = await call(client, who, "GET", "/api/v1/admin/audit_log", **params)
+    body = await api(client, who, "GET", "/api/v1/admin/audit_log", params=params)
     for item in body:
         assert_matches("audit_log_entry", item)
     return body
@@ -68,8 +69,8 @@ async def test_assign_resolve_reopen(client, make_member):
 
     body = await admin_report(client, mod, "POST", f"/{report_id}/reopen")
     assert body["action_taken"] is False and body["action_taken_at"] is None
-    await call(client, mod, "POST", "/api/v1/admin/reports/999/resolve", expect=404)
-    await call(client, alice, "GET", "/api/v1/admin/reports", expect=403)
+    await api(client, mod, "POST", "/api/v1/admin/reports/999/resolve", expect=404)
+    await api(client, alice, "GET", "/api/v1/admin/reports", expect=403)
 
     entries = await audit_entries(client, mod)
     assert [(e["action"], e["target_id"]) for e in entries] == [
@@ -87,7 +88,13 @@ async def test_assign_resolve_reopen(client, make_member):
 async def test_an_action_can_resolve_its_report(client, make_member):
     mod, _, bob, report_id, _ = await filed(client, make_member)
     path = f"/api/v1/admin/accounts/{bob.account_id}/action"
-    await call(client, mod, "POST", path, type="silence", report_id=report_id, text="calm down")
+    await api(
+        client,
+        mod,
+        "POST",
+        path,
+        json={"type": "silence", "report_id": report_id, "text": "calm down"},
+    )
     body = await admin_report(client, mod, "GET", f"/{report_id}")
     assert body["action_taken"] is True and body["target_account"]["silenced"] is True
     entries = await audit_entries(client, mod)
@@ -102,7 +109,7 @@ async def test_audit_log_command(client, make_member, tmp_path: Path, db_dsn: st
     mod, _, bob, report_id, _ = await filed(client, make_member)
     await admin_report(client, mod, "POST", f"/{report_id}/resolve")
     path = f"/api/v1/admin/accounts/{bob.account_id}/action"
-    await call(client, mod, "POST", path, type="suspend", text="enough")
+    await api(client, mod, "POST", path, json={"type": "suspend", "text": "enough"})
 
     env = kith_env(tmp_path, KITH_DATABASE_URL=db_dsn, KITH_DOMAIN="kith.test")
     code, out, err = await run_kith("audit-log", env=env)

@@ -21,8 +21,9 @@ from server.state import POOL
 from server.streaming.hub import HUB, Refused
 from server.streaming.sse import SseSink
 from server.streaming.streams import Grant
+from tests.api import api
 from tests.members import PASSWORD
-from tests.test_streaming import EventStream, Socket, api, expect_update, follow, open_sse, say
+from tests.test_streaming import EventStream, Socket, expect_update, follow, open_sse, say
 
 WITHIN = 1.0
 
@@ -336,11 +337,11 @@ async def test_a_block_or_mute_made_while_streaming_stops_the_authors_posts(
         actor, verb, target = change.split()
         who = {"alice": alice, "bob": bob}
         path = f"/api/v1/accounts/{who[target].account_id}/{verb.removesuffix('s')}"
-        await api(client, "POST", path, who[actor])
+        await api(client, who[actor], "POST", path)
 
         await say(client, bob, "after #kith")
         # carol boosts bob's earlier post: a boost of an original alice may not see.
-        await api(client, "POST", f"/api/v1/statuses/{before['id']}/reblog", carol)
+        await api(client, carol, "POST", f"/api/v1/statuses/{before['id']}/reblog")
         sentinel = await say(client, carol, "carol is still here")
         await expect_update(home, sentinel["id"])
         await expect_update(public, sentinel["id"])
