@@ -2,6 +2,11 @@
 
 `assert_matches("account", data)` validates `data` against `schemas/mastodon/account.json`
 (draft 2020-12). A schema may refer to another by file name (`{"$ref": "account.json"}`).
+
+Every test client (the `client` fixture, the harness's instances) also checks each JSON answer to
+`/api/v1/...` and `/api/v2/...` on its own, through the `checked_api_responses` middleware:
+`ROUTES` says what each route answers on success, and an error answers `error.json`. Each
+schema's validator is compiled once a session.
 """
 
 from __future__ import annotations
