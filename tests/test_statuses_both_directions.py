@@ -93,6 +93,7 @@ class Author:
 async def rows(kith: Instance, status_id: int, root_id: int) -> dict[str, Any]:
     """What the status left in the tables, with accounts by username."""
     status = await kith.pool.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
+    assert status is not None
 
     async def names(query: str) -> list[tuple[Any, ...]]:
         return sorted(tuple(row.values()) for row in await kith.pool.fetch(query, status_id))

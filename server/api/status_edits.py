@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.errors import invalid, not_found
-from server.auth import authenticated, current, optional_auth, viewer_id
+from server.auth import authenticated, current, member_id, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.common import iso
 from server.entities.statuses import render_status
@@ -32,11 +32,11 @@ async def edit(request: web.Request) -> web.Response:
         sensitive=params.bool("sensitive", False),
         language=params.str("language"),
     )
-    actor = Actor.member(current(request).account_id)
-    status = await edit_status(request.app[POOL], request.app[URLS], actor, path_id(request), typed)
-    entity = await render_status(
-        request.app[POOL], status, request.app[URLS], current(request).account_id
+    account_id = member_id(request)
+    status = await edit_status(
+        request.app[POOL], request.app[URLS], Actor.member(account_id), path_id(request), typed
     )
+    entity = await render_status(request.app[POOL], status, request.app[URLS], account_id)
     return json_response(entity)
 
 
@@ -47,9 +47,10 @@ async def history(request: web.Request) -> web.Response:
     status = await status_store.get_readable_status(pool, path_id(request), viewer_id(request))
     if status is None or status["reblog_of_id"] is not None:
         raise not_found()
-    author = render_account(
-        await account_store.get_account(pool, status["account_id"]), request.app[URLS]
-    )
+    account = await account_store.get_account(pool, status["account_id"])
+    if account is None:
+        raise not_found()
+    author = render_account(account, request.app[URLS])
     versions = await version_history(pool, status)
     return json_response(
         [

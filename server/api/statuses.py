@@ -12,7 +12,7 @@ from aiohttp import web
 
 from federation.errors import invalid, not_found
 from server import filtering
-from server.auth import authenticated, current, optional_auth, viewer_id
+from server.auth import authenticated, current, member_id, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.statuses import render_status, render_statuses
 from server.json import json_response
@@ -85,7 +85,7 @@ async def create(request: web.Request) -> web.Response:
         idempotency_key=request.headers.get("Idempotency-Key") or None,
     )
     posted = await post_status(
-        request.app[POOL], request.app[URLS], Actor.member(auth.account_id), typed
+        request.app[POOL], request.app[URLS], Actor.member(member_id(request)), typed
     )
     return await _respond(request, posted.status)
 
@@ -99,7 +99,7 @@ async def show(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/statuses/{id}")
 @authenticated("write:statuses")
 async def delete(request: web.Request) -> web.Response:
-    actor = Actor.member(current(request).account_id)
+    actor = Actor.member(member_id(request))
     status = await delete_status(request.app[POOL], actor, path_id(request))
     return await _respond(request, status, source=True)
 

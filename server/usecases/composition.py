@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
-
 from federation import content
 from federation.urls import LocalUrls
 from storage import statuses as status_store
+from storage.db import Conn
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ def handle_key(urls: LocalUrls, username: str, domain: str | None) -> tuple[str,
     return username.lower(), "" if domain == urls.domain.lower() else domain
 
 
-async def compose(conn: asyncpg.Connection, urls: LocalUrls, text: str) -> Composed:
+async def compose(conn: Conn, urls: LocalUrls, text: str) -> Composed:
     """HTML for `text` with links, mentions of known accounts and hashtags; unknown handles stay
     plain text."""
     handles = list(dict.fromkeys(handle_key(urls, u, d) for u, d in content.mentions_in(text)))

@@ -35,6 +35,7 @@ from storage import remote_accounts as remote_account_store
 from storage import remote_relations as relation_store
 from storage import remote_statuses as store
 from storage import statuses as status_store
+from storage.db import Conn
 
 # Not found rather than refused: the inbox records it as ignored, as Mastodon drops such posts.
 NOBODY_FOLLOWS = "nobody here follows its author, is addressed or is replied to"
@@ -57,14 +58,10 @@ class Delivered:
     def __post_init__(self) -> None:
         pipeline.require_screened(self.note.uri)
 
-    async def earlier(
-        self, conn: asyncpg.Connection, author: asyncpg.Record
-    ) -> asyncpg.Record | None:
+    async def earlier(self, conn: Conn, author: asyncpg.Record) -> asyncpg.Record | None:
         return await store.get_status_by_uri(conn, self.note.uri)
 
-    async def prepare(
-        self, conn: asyncpg.Connection, urls: LocalUrls, author: asyncpg.Record
-    ) -> NewStatus:
+    async def prepare(self, conn: Conn, urls: LocalUrls, author: asyncpg.Record) -> NewStatus:
         """A reply to a local status its author may not read (local-only, followers-only without
         following, direct without being addressed) is refused: a remote account cannot have been
         sent that status, so it cannot thread under it or notify about it. A reply to a remote
@@ -110,9 +107,7 @@ class Delivered:
             poll=note.poll,
         )
 
-    async def revise(
-        self, conn: asyncpg.Connection, urls: LocalUrls, status: asyncpg.Record
-    ) -> Revision:
+    async def revise(self, conn: Conn, urls: LocalUrls, status: asyncpg.Record) -> Revision:
         """The edited post; without a language, the status keeps its own."""
         note = self.note
         named, silent = await self._mentions(conn)
@@ -127,11 +122,13 @@ class Delivered:
             tags=note.hashtags,
         )
 
-    async def _mentions(self, conn: asyncpg.Connection) -> tuple[list[asyncpg.Record], list[int]]:
+    async def _mentions(self, conn: Conn) -> tuple[list[asyncpg.Record], list[int]]:
         """The known accounts the post names, in order, and the ids of the local accounts it is
         addressed to without naming them."""
         note = self.note
-        named = {a["id"]: a for a in await store.accounts_by_links(conn, note.mentions)}
+        named: dict[int, asyncpg.Record] = {
+            a["id"]: a for a in await store.accounts_by_links(conn, note.mentions)
+        }
         addressed = await store.accounts_by_links(conn, [*note.to, *note.cc])
         silent = [a["id"] for a in addressed if a["domain"] is None and a["id"] not in named]
         return list(named.values()), list(dict.fromkeys(silent))
@@ -148,7 +145,7 @@ async def store_fetched_note(fed: Federation, doc: dict[str, Any]) -> asyncpg.Re
     note = parse_note(doc)
     if authority(note.author_uri) != authority(note.uri):
         raise FetchError(f"{note.uri} is attributed to another host's actor")
-    create = {
+    create: dict[str, Any] = {
         "id": note.uri,
         "type": "Create",
         "actor": note.author_uri,
@@ -185,7 +182,7 @@ async def delete_account_content(fed: Federation, account: asyncpg.Record) -> in
     return len(status_ids)
 
 
-async def _may_reply(conn: asyncpg.Connection, parent: asyncpg.Record, author_id: int) -> bool:
+async def _may_reply(conn: Conn, parent: asyncpg.Record, author_id: int) -> bool:
     if not parent["local"]:
         return True
     return await status_store.get_actionable_status(conn, parent["id"], author_id) is not None

@@ -15,7 +15,7 @@ that drop out of a followers-only or direct post's audience get a Delete instead
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,8 +31,7 @@ from storage import notifications as notification_store
 from storage import status_edits as edit_store
 from storage import statuses as status_store
 from storage import tags as tag_store
-
-Row = Mapping[str, Any]
+from storage.db import Conn
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,7 @@ class Revision:
 class Reviser(Protocol):
     """An edit as its author's side gives it."""
 
-    async def revise(
-        self, conn: asyncpg.Connection, urls: LocalUrls, status: asyncpg.Record
-    ) -> Revision:
+    async def revise(self, conn: Conn, urls: LocalUrls, status: asyncpg.Record) -> Revision:
         """The new version of `status`; raises `KithError` when it is not acceptable."""
         ...
 
@@ -122,9 +119,7 @@ class TypedEdit:
     sensitive: bool = False
     language: str | None = None
 
-    async def revise(
-        self, conn: asyncpg.Connection, urls: LocalUrls, status: asyncpg.Record
-    ) -> Revision:
+    async def revise(self, conn: Conn, urls: LocalUrls, status: asyncpg.Record) -> Revision:
         text, spoiler_text = self.text.strip(), self.spoiler_text.strip()
         check_text(text, spoiler_text, status["visibility"])
         composed = await compose(conn, urls, text)
@@ -140,7 +135,7 @@ class TypedEdit:
 
 
 async def _update_mentions(
-    conn: asyncpg.Connection, status: Row, named_ids: list[int], silent_ids: list[int]
+    conn: Conn, status: asyncpg.Record, named_ids: list[int], silent_ids: list[int]
 ) -> None:
     """Give an edited status exactly these mentions: `named_ids`, and `silent_ids` addressed
     without being named.
@@ -170,7 +165,7 @@ async def _update_mentions(
         )
 
 
-async def version_history(pool: asyncpg.Pool, status: asyncpg.Record) -> list[dict[str, object]]:
+async def version_history(pool: asyncpg.Pool, status: asyncpg.Record) -> list[dict[str, Any]]:
     """Every version of a status, oldest first, the current one last."""
     earlier = await edit_store.list_versions(pool, status["id"])
     current = {

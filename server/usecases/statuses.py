@@ -33,6 +33,7 @@ from storage import notifications as notification_store
 from storage import remote_statuses as remote_store
 from storage import statuses as status_store
 from storage import tags as tag_store
+from storage.db import Conn
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 # Visibilities whose statuses are listed publicly and count as replies.
@@ -78,15 +79,11 @@ class NewStatus:
 class Draft(Protocol):
     """A post as its author's side gives it, before it is a status."""
 
-    async def earlier(
-        self, conn: asyncpg.Connection, author: asyncpg.Record
-    ) -> asyncpg.Record | None:
+    async def earlier(self, conn: Conn, author: asyncpg.Record) -> asyncpg.Record | None:
         """The status this post already is (a repeated request, a redelivery), or None."""
         ...
 
-    async def prepare(
-        self, conn: asyncpg.Connection, urls: LocalUrls, author: asyncpg.Record
-    ) -> NewStatus:
+    async def prepare(self, conn: Conn, urls: LocalUrls, author: asyncpg.Record) -> NewStatus:
         """The status to store; raises `KithError` when it may not be posted."""
         ...
 
@@ -158,18 +155,14 @@ class Typed:
     application_id: int | None = None
     idempotency_key: str | None = None
 
-    async def earlier(
-        self, conn: asyncpg.Connection, author: asyncpg.Record
-    ) -> asyncpg.Record | None:
+    async def earlier(self, conn: Conn, author: asyncpg.Record) -> asyncpg.Record | None:
         if not self.idempotency_key:
             return None
         return await status_store.idempotent_status(
             conn, author["id"], self.idempotency_key, IDEMPOTENCY_HOURS
         )
 
-    async def prepare(
-        self, conn: asyncpg.Connection, urls: LocalUrls, author: asyncpg.Record
-    ) -> NewStatus:
+    async def prepare(self, conn: Conn, urls: LocalUrls, author: asyncpg.Record) -> NewStatus:
         """A reply must be to a status the author may read (else 404), and a reply to a
         local-only status is local-only too. A content warning marks the status sensitive."""
         preferences = await account_store.get_user_by_account(conn, author["id"])
@@ -232,7 +225,7 @@ def not_the_authors(actor: Actor) -> KithError:
     return not_found() if actor.is_local else not_found(NOT_THE_AUTHORS)
 
 
-async def discard_status(conn: asyncpg.Connection, status_id: int) -> asyncpg.Record | None:
+async def discard_status(conn: Conn, status_id: int) -> asyncpg.Record | None:
     """Soft-delete a status and its reblogs and undo what they added to counters, home feeds and
     notifications; None when it was already deleted. Callers check who may do this."""
     status = await status_store.mark_deleted(conn, status_id)
@@ -275,7 +268,7 @@ def check_text(text: str, spoiler_text: str, visibility: str) -> None:
 
 
 async def _insert(
-    conn: asyncpg.Connection, urls: LocalUrls, author: asyncpg.Record, new: NewStatus
+    conn: Conn, urls: LocalUrls, author: asyncpg.Record, new: NewStatus
 ) -> asyncpg.Record | None:
     """The status row; None when a remote post's uri is stored already. A local status's ids
     are made here, a remote one's id is a snowflake of its publication time."""
@@ -318,7 +311,7 @@ async def _insert(
     )
 
 
-async def _attach(conn: asyncpg.Connection, status: asyncpg.Record, new: NewStatus) -> None:
+async def _attach(conn: Conn, status: asyncpg.Record, new: NewStatus) -> None:
     """A new status's mentions, tags, attachments and poll."""
     await status_store.insert_mentions(conn, status["id"], list(new.mentioned_ids))
     if new.silent_ids:
@@ -343,9 +336,7 @@ async def _attach(conn: asyncpg.Connection, status: asyncpg.Record, new: NewStat
         )
 
 
-async def _reply_target(
-    conn: asyncpg.Connection, status_id: int | None, author_id: int
-) -> asyncpg.Record | None:
+async def _reply_target(conn: Conn, status_id: int | None, author_id: int) -> asyncpg.Record | None:
     """The status being replied to (a boost's original, when given a boost), or None."""
     if status_id is None:
         return None
