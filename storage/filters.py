@@ -10,7 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 
 FILTER_COLUMNS = "f.id, f.account_id, f.title, f.context, f.filter_action, f.expires_at"
 
@@ -53,7 +53,8 @@ async def insert_filter(
     filter_action: str,
     expires_at: datetime | None,
 ) -> asyncpg.Record:
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         """
         INSERT INTO filters AS f (account_id, title, context, filter_action, expires_at)
         VALUES ($1, $2, $3, $4, $5)
@@ -123,7 +124,8 @@ async def get_keyword(db: Executor, account_id: int, keyword_id: int) -> asyncpg
 async def insert_keyword(
     db: Executor, filter_id: int, keyword: str, whole_word: bool
 ) -> asyncpg.Record:
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         f"""
         INSERT INTO filter_keywords AS k (filter_id, keyword, whole_word) VALUES ($1, $2, $3)
         RETURNING {KEYWORD_COLUMNS}

@@ -19,7 +19,14 @@ from federation import remote_accounts
 from federation.errors import KithError, not_found
 from federation.fetch import FetchError
 from server import filtering
-from server.auth import authenticated, current, hash_secret, optional_auth, viewer_id
+from server.auth import (
+    authenticated,
+    current,
+    hash_secret,
+    member_id,
+    optional_auth,
+    viewer_id,
+)
 from server.entities.accounts import render_account, render_credential_account
 from server.entities.relationships import render_relationship
 from server.entities.statuses import render_statuses
@@ -64,18 +71,18 @@ async def _visible_account(request: web.Request) -> asyncpg.Record:
 
 
 async def _credential_account(request: web.Request) -> dict[str, Any]:
-    pool, auth = request.app[POOL], current(request)
-    account = await account_store.get_account(pool, auth.account_id)
-    user = await account_store.get_user_by_account(pool, auth.account_id)
+    pool, account_id = request.app[POOL], member_id(request)
+    account = await account_store.get_account(pool, account_id)
+    user = await account_store.get_user_by_account(pool, account_id)
     if account is None or user is None:
         raise not_found()
-    count = await follow_store.count_follow_requests(pool, auth.account_id)
+    count = await follow_store.count_follow_requests(pool, account_id)
     return render_credential_account(account, user, request.app[URLS], follow_requests_count=count)
 
 
 async def _relationship(request: web.Request, target_id: int) -> web.Response:
     rows = await follow_store.relationships(
-        request.app[POOL], current(request).account_id, [target_id], with_suspended=True
+        request.app[POOL], member_id(request), [target_id], with_suspended=True
     )
     if not rows:
         raise not_found()
@@ -141,9 +148,10 @@ async def update_credentials(request: web.Request) -> web.Response:
         language=source.str("language"),
         local_only=source.bool("local_only"),
     )
-    auth = current(request)
+    user_id = current(request).user_id
+    assert user_id is not None  # a member's token is its user's
     await profiles.update_profile(
-        request.app[POOL], request.app[URLS], auth.account_id, auth.user_id, update
+        request.app[POOL], request.app[URLS], member_id(request), user_id, update
     )
     return json_response(await _credential_account(request))
 
@@ -159,7 +167,7 @@ async def relationships(request: web.Request) -> web.Response:
     wanted = list(dict.fromkeys(i for i in ids if i is not None))[:RELATIONSHIPS_MAX]
     rows = await follow_store.relationships(
         request.app[POOL],
-        current(request).account_id,
+        member_id(request),
         wanted,
         with_suspended=params.bool("with_suspended", False),
     )
@@ -171,9 +179,7 @@ async def relationships(request: web.Request) -> web.Response:
 async def follow_requests(request: web.Request) -> web.Response:
     params = await read_params(request)
     page = page_from(params, default=ACCOUNTS_DEFAULT_LIMIT, maximum=ACCOUNTS_MAX_LIMIT)
-    rows = await follow_store.list_follow_requests(
-        request.app[POOL], current(request).account_id, page
-    )
+    rows = await follow_store.list_follow_requests(request.app[POOL], member_id(request), page)
     return _accounts_response(request, rows)
 
 
@@ -181,9 +187,7 @@ async def follow_requests(request: web.Request) -> web.Response:
 @authenticated("write:follows")
 async def authorize_follow_request(request: web.Request) -> web.Response:
     requester_id = path_id(request)
-    await follows.authorize_follow_request(
-        request.app[POOL], current(request).account_id, requester_id
-    )
+    await follows.authorize_follow_request(request.app[POOL], member_id(request), requester_id)
     return await _relationship(request, requester_id)
 
 
@@ -191,9 +195,7 @@ async def authorize_follow_request(request: web.Request) -> web.Response:
 @authenticated("write:follows")
 async def reject_follow_request(request: web.Request) -> web.Response:
     requester_id = path_id(request)
-    await follows.reject_follow_request(
-        request.app[POOL], current(request).account_id, requester_id
-    )
+    await follows.reject_follow_request(request.app[POOL], member_id(request), requester_id)
     return await _relationship(request, requester_id)
 
 
@@ -316,7 +318,7 @@ async def follow(request: web.Request) -> web.Response:
     params = await read_params(request)
     await follows.follow(
         request.app[POOL],
-        current(request).account_id,
+        member_id(request),
         account["id"],
         reblogs=params.bool("reblogs"),
         notify=params.bool("notify"),
@@ -329,7 +331,7 @@ async def follow(request: web.Request) -> web.Response:
 @authenticated("write:follows")
 async def unfollow(request: web.Request) -> web.Response:
     account = await _visible_account(request)
-    await follows.unfollow(request.app[POOL], current(request).account_id, account["id"])
+    await follows.unfollow(request.app[POOL], member_id(request), account["id"])
     return await _relationship(request, account["id"])
 
 

@@ -10,7 +10,7 @@ import asyncpg
 from aiohttp import web
 
 from federation.errors import invalid, not_found
-from server.auth import authenticated, current
+from server.auth import authenticated, member_id
 from server.filtering import render_filter_status, render_filters, render_keyword
 from server.json import json_response
 from server.params import Params, parse_id, path_id, read_params
@@ -19,12 +19,6 @@ from server.usecases import filters
 from server.usecases.filters import FilterChanges, KeywordChange
 
 routes = web.RouteTableDef()
-
-
-def _member(request: web.Request) -> int:
-    account_id = current(request).account_id
-    assert account_id is not None  # @authenticated requires a member
-    return account_id
 
 
 async def _filter_response(request: web.Request, row: asyncpg.Record) -> web.Response:
@@ -73,7 +67,7 @@ def _keyword_changes(params: Params) -> list[KeywordChange]:
 @authenticated("read:filters")
 async def index(request: web.Request) -> web.Response:
     pool = request.app[POOL]
-    rows = await filters.list_filters(pool, _member(request))
+    rows = await filters.list_filters(pool, member_id(request))
     return json_response(await render_filters(pool, rows))
 
 
@@ -81,14 +75,14 @@ async def index(request: web.Request) -> web.Response:
 @authenticated("write:filters")
 async def create(request: web.Request) -> web.Response:
     changes = _changes(await read_params(request))
-    row = await filters.create_filter(request.app[POOL], _member(request), changes)
+    row = await filters.create_filter(request.app[POOL], member_id(request), changes)
     return await _filter_response(request, row)
 
 
 @routes.get("/api/v2/filters/{id}")
 @authenticated("read:filters")
 async def show(request: web.Request) -> web.Response:
-    row = await filters.get_filter(request.app[POOL], _member(request), path_id(request))
+    row = await filters.get_filter(request.app[POOL], member_id(request), path_id(request))
     return await _filter_response(request, row)
 
 
@@ -98,7 +92,7 @@ async def update(request: web.Request) -> web.Response:
     """Change what is given; `expires_in` given empty removes the expiry."""
     changes = _changes(await read_params(request))
     row = await filters.update_filter(
-        request.app[POOL], _member(request), path_id(request), changes
+        request.app[POOL], member_id(request), path_id(request), changes
     )
     return await _filter_response(request, row)
 
@@ -106,7 +100,7 @@ async def update(request: web.Request) -> web.Response:
 @routes.delete("/api/v2/filters/{id}")
 @authenticated("write:filters")
 async def delete(request: web.Request) -> web.Response:
-    await filters.delete_filter(request.app[POOL], _member(request), path_id(request))
+    await filters.delete_filter(request.app[POOL], member_id(request), path_id(request))
     return json_response({})
 
 
@@ -116,7 +110,7 @@ async def delete(request: web.Request) -> web.Response:
 @routes.get("/api/v2/filters/{id}/keywords")
 @authenticated("read:filters")
 async def keywords(request: web.Request) -> web.Response:
-    rows = await filters.keywords_of(request.app[POOL], _member(request), path_id(request))
+    rows = await filters.keywords_of(request.app[POOL], member_id(request), path_id(request))
     return json_response([render_keyword(row) for row in rows])
 
 
@@ -126,7 +120,7 @@ async def add_keyword(request: web.Request) -> web.Response:
     params = await read_params(request)
     row = await filters.add_keyword(
         request.app[POOL],
-        _member(request),
+        member_id(request),
         path_id(request),
         params.str("keyword"),
         params.bool("whole_word", True),
@@ -137,7 +131,7 @@ async def add_keyword(request: web.Request) -> web.Response:
 @routes.get("/api/v2/filters/keywords/{id}")
 @authenticated("read:filters")
 async def show_keyword(request: web.Request) -> web.Response:
-    row = await filters.get_keyword(request.app[POOL], _member(request), path_id(request))
+    row = await filters.get_keyword(request.app[POOL], member_id(request), path_id(request))
     return json_response(render_keyword(row))
 
 
@@ -147,7 +141,7 @@ async def update_keyword(request: web.Request) -> web.Response:
     params = await read_params(request)
     row = await filters.update_keyword(
         request.app[POOL],
-        _member(request),
+        member_id(request),
         path_id(request),
         params.str("keyword"),
         params.bool("whole_word"),
@@ -158,7 +152,7 @@ async def update_keyword(request: web.Request) -> web.Response:
 @routes.delete("/api/v2/filters/keywords/{id}")
 @authenticated("write:filters")
 async def delete_keyword(request: web.Request) -> web.Response:
-    await filters.delete_keyword(request.app[POOL], _member(request), path_id(request))
+    await filters.delete_keyword(request.app[POOL], member_id(request), path_id(request))
     return json_response({})
 
 
@@ -168,7 +162,7 @@ async def delete_keyword(request: web.Request) -> web.Response:
 @routes.get("/api/v2/filters/{id}/statuses")
 @authenticated("read:filters")
 async def statuses(request: web.Request) -> web.Response:
-    rows = await filters.statuses_of(request.app[POOL], _member(request), path_id(request))
+    rows = await filters.statuses_of(request.app[POOL], member_id(request), path_id(request))
     return json_response([render_filter_status(row) for row in rows])
 
 
@@ -180,7 +174,7 @@ async def add_status(request: web.Request) -> web.Response:
     if not params.str("status_id"):
         raise invalid("status_id can't be blank")
     row = await filters.add_status(
-        request.app[POOL], _member(request), path_id(request), parse_id(params.raw("status_id"))
+        request.app[POOL], member_id(request), path_id(request), parse_id(params.raw("status_id"))
     )
     return json_response(render_filter_status(row))
 
@@ -188,12 +182,12 @@ async def add_status(request: web.Request) -> web.Response:
 @routes.get("/api/v2/filters/statuses/{id}")
 @authenticated("read:filters")
 async def show_status(request: web.Request) -> web.Response:
-    row = await filters.get_filter_status(request.app[POOL], _member(request), path_id(request))
+    row = await filters.get_filter_status(request.app[POOL], member_id(request), path_id(request))
     return json_response(render_filter_status(row))
 
 
 @routes.delete("/api/v2/filters/statuses/{id}")
 @authenticated("write:filters")
 async def delete_status(request: web.Request) -> web.Response:
-    await filters.delete_status(request.app[POOL], _member(request), path_id(request))
+    await filters.delete_status(request.app[POOL], member_id(request), path_id(request))
     return json_response({})

@@ -19,6 +19,7 @@ from federation.urls import LocalUrls
 from server.usecases.passwords import hash_password
 from storage import accounts as account_store
 from storage import invites as invite_store
+from storage.db import Conn
 
 USERNAME_MAX = 30
 USERNAME_RE = re.compile(rf"^[A-Za-z0-9_]{{1,{USERNAME_MAX}}}$")
@@ -77,7 +78,7 @@ async def make_credentials(password: str) -> Credentials:
 
 
 async def insert_local_member(
-    conn: asyncpg.Connection,
+    conn: Conn,
     urls: LocalUrls,
     credentials: Credentials,
     *,

@@ -17,8 +17,7 @@ from federation.excerpt import excerpt
 from server.filtering import ACTIONS, CONTEXTS
 from storage import filters as store
 from storage import statuses as status_store
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Conn, Executor
 
 MAX_TITLE = 256
 MAX_KEYWORD = 512
@@ -153,9 +152,7 @@ def _keyword(keyword: str | None) -> str:
     return keyword
 
 
-async def _apply_keywords(
-    conn: asyncpg.Connection, filter_id: int, changes: list[KeywordChange]
-) -> None:
+async def _apply_keywords(conn: Conn, filter_id: int, changes: list[KeywordChange]) -> None:
     """Create, update or delete the filter's keywords; 404 for a keyword it does not have."""
     for change in changes:
         if change.id is None:

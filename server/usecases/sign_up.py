@@ -35,6 +35,7 @@ from server.usecases.actors import Actor
 from server.usecases.passwords import MAX_LENGTH, MIN_LENGTH
 from storage import accounts as account_store
 from storage import audit, notifications
+from storage.db import Conn
 from storage.settings import registrations_mode
 
 REASON_MAX = 420
@@ -154,7 +155,7 @@ async def _form_errors(pool: asyncpg.Pool, form: SignUpForm, *, visitor: bool) -
     return errors
 
 
-async def _tell_staff(conn: asyncpg.Connection, account_id: int, *, except_id: int | None) -> None:
+async def _tell_staff(conn: Conn, account_id: int, *, except_id: int | None) -> None:
     """An `admin.sign_up` notification to every moderator and admin but the one who acted."""
     for staff_id in await account_store.staff_account_ids(conn):
         if staff_id != except_id:
