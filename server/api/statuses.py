@@ -124,7 +124,7 @@ async def context(request: web.Request) -> web.Response:
 @routes.post("/api/v1/statuses/{id}/favourite")
 @authenticated("write:favourites")
 async def favourite(request: web.Request) -> web.Response:
-    actor = Actor.member(current(request).account_id)
+    actor = Actor.member(member_id(request))
     status = await favourites.favourite(request.app[POOL], actor, path_id(request))
     return await _respond(request, status)
 
@@ -132,7 +132,7 @@ async def favourite(request: web.Request) -> web.Response:
 @routes.post("/api/v1/statuses/{id}/unfavourite")
 @authenticated("write:favourites")
 async def unfavourite(request: web.Request) -> web.Response:
-    actor = Actor.member(current(request).account_id)
+    actor = Actor.member(member_id(request))
     status = await favourites.unfavourite(request.app[POOL], actor, path_id(request))
     return await _respond(request, status)
 
@@ -140,23 +140,22 @@ async def unfavourite(request: web.Request) -> web.Response:
 @routes.post("/api/v1/statuses/{id}/reblog")
 @authenticated("write:statuses")
 async def reblog(request: web.Request) -> web.Response:
-    auth = current(request)
+    account_id = member_id(request)
     params = await read_params(request)
     pool = request.app[POOL]
     visibility = params.str("visibility")
     if not visibility:
         # Mastodon boosts with the member's default visibility; a direct default cannot apply.
-        default = (await account_store.get_user_by_account(pool, auth.account_id))[
-            "default_visibility"
-        ]
+        user = await account_store.get_user_by_account(pool, account_id)
+        default = user["default_visibility"] if user is not None else None
         visibility = default if default in boosts.REBLOG_VISIBILITIES else "public"
     boost = await boosts.reblog(
         pool,
         request.app[URLS],
-        Actor.member(auth.account_id),
+        Actor.member(account_id),
         path_id(request),
         visibility=visibility,
-        application_id=auth.application_id,
+        application_id=current(request).application_id,
     )
     return await _respond(request, boost)
 
@@ -164,7 +163,7 @@ async def reblog(request: web.Request) -> web.Response:
 @routes.post("/api/v1/statuses/{id}/unreblog")
 @authenticated("write:statuses")
 async def unreblog(request: web.Request) -> web.Response:
-    actor = Actor.member(current(request).account_id)
+    actor = Actor.member(member_id(request))
     status = await boosts.unreblog(request.app[POOL], actor, path_id(request))
     return await _respond(request, status)
 

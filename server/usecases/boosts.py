@@ -96,15 +96,16 @@ async def unreblog(
         if boost is None:
             return await actionable_original(conn, actor, status_id)
         target = await status_store.get_status(conn, boost["reblog_of_id"])
-        await discard_status(conn, boost["id"])
-        if target is None:  # a boost outlives its original only for a moment
+        if target is None:  # deleted meanwhile, and its boosts with it
             raise not_found()
+        await discard_status(conn, boost["id"])
         if actor.is_local:
             await outbox.unreblogged(conn, boost, target)
         return await status_store.get_status(conn, target["id"]) or target
 
 
 async def _stored_before(conn: Conn, actor: Actor) -> asyncpg.Record:
+    """The boost a remote actor's Announce made before (Kith never reuses a status's id)."""
     stored = await remote_store.get_status_by_uri(conn, actor.activity_uri or "")
     if stored is None:
         raise not_found()

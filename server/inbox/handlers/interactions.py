@@ -47,7 +47,7 @@ async def on_announce(fed: Federation, activity: Activity) -> str:
         except NoteError as exc:
             return refused(f"the boosted object: {exc}")
     to, cc = audience(activity.payload.get("to")), audience(activity.payload.get("cc"))
-    # Addressed to the public's followers only ("unlisted"), else public: a boost is not private.
+    # Unlisted when the public is only cc'd, else public: a remote boost is never followers-only.
     visibility = "unlisted" if PUBLIC & set(cc) and not PUBLIC & set(to) else "public"
     actor = Actor.remote(booster["id"], activity.uri)
     await boosts.reblog(fed.pool, fed.urls, actor, status["id"], visibility=visibility)
