@@ -120,7 +120,10 @@ def _linkify(line: str, resolve_mention: MentionResolver, tag_url: TagUrl) -> st
 
 
 def _link(url: str) -> str:
-    prefix = _URL_PREFIX.match(url).group(0)
+    match = _URL_PREFIX.match(url)
+    if match is None:
+        raise ValueError(f"not an http(s) URL token: {url!r}")
+    prefix = match.group(0)
     rest = url[len(prefix) :]
     shown, hidden = rest[:SHOWN_URL_LENGTH], rest[SHOWN_URL_LENGTH:]
     return (

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
+
+if TYPE_CHECKING:  # aiohttp >= 3.10 names the type; older ones return plain dicts
+    from aiohttp.abc import ResolveResult
 
 CONNECT_TIMEOUT = 10
 TOTAL_TIMEOUT = 30
@@ -72,7 +75,7 @@ class GuardedResolver(AbstractResolver):
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[dict[str, Any]]:
+    ) -> list[ResolveResult]:
         results = await self.inner.resolve(host, port, family)
         allowed = [r for r in results if is_public_address(r["host"])]
         if not allowed:

@@ -13,6 +13,7 @@ import asyncpg
 from federation.keys import generate_rsa_keypair
 from federation.urls import LocalUrls
 from storage import accounts as account_store
+from storage.db import MissingRow
 
 
 async def ensure_instance_actor(pool: asyncpg.Pool, urls: LocalUrls) -> asyncpg.Record:
@@ -41,4 +42,7 @@ async def ensure_instance_actor(pool: asyncpg.Pool, urls: LocalUrls) -> asyncpg.
         actor_type="Application",
         on_conflict_do_nothing=True,
     )
-    return await account_store.get_local_account_by_uri(pool, actor)
+    created = await account_store.get_local_account_by_uri(pool, actor)
+    if created is None:
+        raise MissingRow(f"no local account {actor} after creating the instance actor")
+    return created

@@ -33,7 +33,8 @@ def is_local(fed: Federation, url: str) -> bool:
 
 
 def is_actor(doc: dict[str, Any]) -> bool:
-    types = doc.get("type") if isinstance(doc.get("type"), list) else [doc.get("type")]
+    kind = doc.get("type")
+    types = kind if isinstance(kind, list) else [kind]
     return any(t in ACTOR_TYPES for t in types)
 
 
@@ -133,7 +134,10 @@ async def store_actor(fed: Federation, doc: dict[str, Any]) -> asyncpg.Record:
     if row["silenced_at"] is None and await domain_store.limit_new_account(
         fed.pool, row["id"], actor.domain
     ):
-        row = await store.get_account_by_uri(fed.pool, actor.uri)
+        limited = await store.get_account_by_uri(fed.pool, actor.uri)
+        if limited is None:
+            raise FetchError(f"{actor.uri} was deleted while being stored")
+        row = limited
     return row
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 from storage.pagination import Page
 
 
@@ -54,7 +54,8 @@ async def list_blocks(db: Executor, account_id: int, page: Page) -> list[asyncpg
 async def ties_with(db: Executor, account_id: int, domain: str) -> asyncpg.Record:
     """The account's follow graph with accounts on `domain`, as three id arrays: `followed`
     (it follows them), `followers` (they follow it) and `requesters` (they asked to)."""
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         """
         SELECT
             ARRAY(SELECT f.target_account_id FROM follows f

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.db import Conn, Executor
+from storage.db import Conn, Executor, fetch_one
 
 ENTRY_FIELDS = ("severity", "reject_media", "reject_reports", "obfuscate", "public_comment")
 SETTINGS = ("max_severity", "mode", "interval_hours")
@@ -68,7 +68,8 @@ async def update_settings(
 ) -> asyncpg.Record:
     columns = [name for name in SETTINGS if name in settings]
     assignments = "".join(f"{c} = ${i}, " for i, c in enumerate(columns, start=2))
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         f"""
         UPDATE blocklist_subscriptions SET {assignments}updated_at = now()
         WHERE id = $1 RETURNING *

@@ -27,6 +27,20 @@ class DatabaseUnavailable(Exception):
     """The configured database could not be reached."""
 
 
+class MissingRow(LookupError):
+    """A statement that returns a row by contract returned none: a bug, or a row deleted under
+    a caller that should have held it locked."""
+
+
+async def fetch_one(db: Executor, query: str, *args: object) -> asyncpg.Record:
+    """The row of a statement that always returns one: an INSERT … RETURNING, an aggregate, or
+    an UPDATE … RETURNING of a row the caller holds (locked, or just read in its transaction)."""
+    row = await db.fetchrow(query, *args)
+    if row is None:
+        raise MissingRow(f"no row from: {' '.join(query.split())[:200]}")
+    return row
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.db import Conn, Executor
+from storage.db import Conn, Executor, fetch_one
 
 # Migration 0011's triggers notify this channel whenever blocks, allows or settings change.
 GATE_CHANNEL = "kith_gate"
@@ -43,7 +43,8 @@ def suffixes(host: str) -> list[str]:
 async def policy(db: Executor, host: str) -> asyncpg.Record:
     """What applies to `host`: `allowlist` (the instance federates only with allowed domains),
     `allowed` (an allow covers it) and `block` (the most specific block covering it, or None)."""
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         """
         SELECT
             coalesce((SELECT value #>> '{}' = 'allowlist'
@@ -191,7 +192,8 @@ async def update_block(
     """Change the given fields (and the origin, when given)."""
     columns = [name for name in BLOCK_FIELDS if name in fields]
     assignments = "".join(f"{c} = ${i}, " for i, c in enumerate(columns, start=3))
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         f"""
         UPDATE domain_blocks SET {assignments}origin = coalesce($2, origin), updated_at = now()
         WHERE id = $1 RETURNING *

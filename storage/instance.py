@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 from storage.member_counts import (
     ACTIVE_MONTH_DAYS,
     COUNT_LOCAL_STATUSES,
@@ -39,7 +39,8 @@ async def list_peers(db: Executor) -> list[str]:
 
 async def stats(db: Executor) -> asyncpg.Record:
     """`user_count`, `status_count`, `domain_count` and `active_month` in one round trip."""
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         f"""
         SELECT
             (SELECT count(*) {MEMBERS}) AS user_count,

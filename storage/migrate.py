@@ -19,7 +19,7 @@ _LOCK_KEY = 0x6B697468  # "kith"
 def migration_files() -> list[tuple[str, str]]:
     """(version, sql) for every migration shipped with the package, in order."""
     folder = resources.files("storage") / "migrations"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 

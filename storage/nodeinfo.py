@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 from storage.member_counts import (
     ACTIVE_HALFYEAR_DAYS,
     ACTIVE_MONTH_DAYS,
@@ -17,7 +17,8 @@ from storage.member_counts import (
 async def usage(db: Executor) -> asyncpg.Record:
     """`total`, `active_month`, `active_halfyear` (members) and `local_posts`, in one round
     trip."""
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         f"""
         SELECT
             (SELECT count(*) {MEMBERS}) AS total,

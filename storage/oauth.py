@@ -6,7 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 
 
 async def get_active_token(db: Executor, token_hash: str) -> asyncpg.Record | None:
@@ -34,7 +34,8 @@ async def create_application(
     client_id: str,
     client_secret_hash: str,
 ) -> asyncpg.Record:
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         """
         INSERT INTO oauth_applications
             (name, website, redirect_uris, scopes, client_id, client_secret)
@@ -66,7 +67,8 @@ async def create_token(
     user_id: int | None,
     scopes: list[str],
 ) -> asyncpg.Record:
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         """
         INSERT INTO oauth_access_tokens (token_hash, application_id, user_id, scopes)
         VALUES ($1, $2, $3, $4)

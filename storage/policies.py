@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.db import Conn, Executor
+from storage.db import Conn, Executor, fetch_one
 from storage.pagination import Page
 
 # -- policies -------------------------------------------------------------------------------------
@@ -42,7 +42,8 @@ async def insert_policy(
     count = await conn.fetchval("SELECT count(*) FROM policies")
     at = count + 1 if position is None else max(1, min(position, count + 1))
     await conn.execute("UPDATE policies SET position = position + 1 WHERE position >= $1", at)
-    return await conn.fetchrow(
+    return await fetch_one(
+        conn,
         """
         INSERT INTO policies (kind, config, position, enabled, dry_run)
         VALUES ($1, $2, $3, $4, $5)

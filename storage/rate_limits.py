@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 
 # Expired rows deleted by each hit: more than one so the table shrinks after a burst of keys
 # that are never seen again, few enough that a hit stays cheap.
@@ -23,7 +23,8 @@ async def count_hit(db: Executor, bucket: str, key: str, period: timedelta) -> a
     a new window of `period` when its old one is over. The statement also deletes a few expired
     rows of other counters, skipping any another statement holds.
     """
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         """
         WITH swept AS (
             DELETE FROM rate_limits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 from storage.pagination import Page
 
 
@@ -20,7 +20,8 @@ async def insert_report(
     forwarded: bool,
     uri: str | None = None,
 ) -> asyncpg.Record:
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         """
         INSERT INTO reports (account_id, target_account_id, status_ids, rule_ids, comment,
                              category, forwarded, uri)
@@ -81,7 +82,8 @@ async def list_reports(
 
 
 async def set_assigned(db: Executor, report_id: int, account_id: int | None) -> asyncpg.Record:
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         """
         UPDATE reports SET assigned_account_id = $2, updated_at = now()
         WHERE id = $1 RETURNING *
@@ -93,7 +95,8 @@ async def set_assigned(db: Executor, report_id: int, account_id: int | None) -> 
 
 async def set_resolved(db: Executor, report_id: int, by: int | None) -> asyncpg.Record:
     """Mark acted on by `by`, or (None) reopen."""
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         """
         UPDATE reports
         SET action_taken_at = CASE WHEN $2::bigint IS NULL THEN NULL ELSE now() END,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 from storage.statuses import STATUS_COLUMNS
 from storage.visibility import readable_by
 
@@ -53,7 +53,8 @@ async def rewrite_status(
     sensitive: bool,
     language: str | None,
 ) -> asyncpg.Record:
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         f"""
         UPDATE statuses AS s SET content = $2, text = $3, spoiler_text = $4, sensitive = $5,
                                  language = $6, edited_at = now()

@@ -81,6 +81,8 @@ async def receive(fed: Federation, request: web.Request) -> None:
     if error is not None:
         raise Rejected(400, f"invalid activity: {error}")
     actor = reference(activity["actor"])
+    if actor is None:  # the schema's URI pattern lets through what http_url refuses (a bad port)
+        raise Rejected(400, "invalid activity: actor is not an http(s) URL")
     outcome = None
     if verified.owner_uri != actor:
         outcome = await _adopt_forwarded(fed, activity, actor, verified.owner_uri)

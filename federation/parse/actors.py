@@ -97,7 +97,9 @@ def parse_actor(doc: dict[str, Any]) -> RemoteActor:
     username = doc.get("preferredUsername")
     if not isinstance(username, str) or not _USERNAME.match(username):
         raise ValueError("actor has no usable preferredUsername")
-    endpoints = doc.get("endpoints") if isinstance(doc.get("endpoints"), dict) else {}
+    endpoints = doc.get("endpoints")
+    if not isinstance(endpoints, dict):
+        endpoints = {}
     key_id, key_pem = _public_key(doc.get("publicKey"), uri)
     return RemoteActor(
         uri=uri,
@@ -146,7 +148,8 @@ def _link(value: Any) -> str | None:
         elif href := http_url(item):
             links.append((None, href))
     html_links = [href for media, href in links if media in (None, "text/html")]
-    return (html_links or [href for _, href in links] or [None])[0]
+    hrefs = html_links or [href for _, href in links]
+    return hrefs[0] if hrefs else None
 
 
 def _image(value: Any) -> str | None:

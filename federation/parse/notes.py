@@ -186,7 +186,8 @@ def _url(value: Any) -> str | None:
         elif href := http_url(item):
             links.append((None, href))
     html_links = [href for media, href in links if media in (None, "text/html")]
-    return (html_links or [href for _, href in links] or [None])[0]
+    hrefs = html_links or [href for _, href in links]
+    return hrefs[0] if hrefs else None
 
 
 def _language(doc: dict[str, Any]) -> str | None:

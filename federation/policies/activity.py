@@ -73,7 +73,9 @@ def mentions_of(post: dict[str, Any]) -> list[str]:
 
 def links_of(post: dict[str, Any]) -> list[str]:
     """The http(s) links in the post's content that are not mentions or hashtags."""
-    content = post.get("content") if isinstance(post.get("content"), str) else ""
+    content = post.get("content")
+    if not isinstance(content, str):
+        content = ""
     tag_hrefs = {t.get("href") for t in tags_of(post, "Mention") + tags_of(post, "Hashtag")}
     links = []
     for anchor in _HREF.findall(content):

@@ -75,18 +75,18 @@ async def screen(
         if outcome.action == ACCEPT or (outcome.action == HOLD and released):
             continue
         action = REJECT if outcome.action == HOLD and source != "inbox" else outcome.action
-        decision = {
-            "activity_uri": uri,
-            "actor_uri": actor,
-            "policy_id": step.policy_id,
-            "policy_kind": step.kind,
-            "action": action,
-            "reason": outcome.reason,
-            "dry_run": step.dry_run,
-            "source": source,
-        }
         async with fed.pool.acquire() as conn, conn.transaction():
-            await store.record_decision(conn, **decision)
+            await store.record_decision(
+                conn,
+                activity_uri=uri,
+                actor_uri=actor,
+                policy_id=step.policy_id,
+                policy_kind=step.kind,
+                action=action,
+                reason=outcome.reason,
+                dry_run=step.dry_run,
+                source=source,
+            )
             if step.dry_run:
                 continue
             if action == REJECT:
@@ -128,7 +128,7 @@ async def _steps(fed: Federation) -> list[_Step]:
 @contextlib.contextmanager
 def screened(activity: dict[str, Any]) -> Iterator[None]:
     """Within this block, the ids of `activity` and of its object count as screened."""
-    ids = {reference(activity), reference(activity.get("object"))} - {None}
+    ids = {i for i in (reference(activity), reference(activity.get("object"))) if i is not None}
     token = _SCREENED.set(_SCREENED.get() | frozenset(ids))
     try:
         yield

@@ -4,16 +4,16 @@ instance actor), in Mastodon's shape."""
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 from urllib.parse import urljoin
 
 from federation.render.context import ACTOR_CONTEXT
 from federation.urls import LocalUrls
+from storage.db import Row
 
 
-def render_actor(account: Mapping[str, Any], urls: LocalUrls) -> dict[str, Any]:
+def render_actor(account: Row, urls: LocalUrls) -> dict[str, Any]:
     """The actor document of a local account row (all `accounts` columns, the public key
     included; the private key is never read).
 
@@ -60,7 +60,7 @@ def render_actor(account: Mapping[str, Any], urls: LocalUrls) -> dict[str, Any]:
     return document
 
 
-def _actor_type(account: Mapping[str, Any]) -> str:
+def _actor_type(account: Row) -> str:
     """Mastodon marks bots by their type: a `Person` flagged as a bot is a `Service`."""
     if account["bot"] and account["actor_type"] == "Person":
         return "Service"

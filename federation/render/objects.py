@@ -7,6 +7,7 @@ is loaded for a whole batch at once by `load_note_parts`, one query per kind.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +106,7 @@ def render_note(status: Row, author: Row, parts: NoteParts, urls: LocalUrls) -> 
 
 
 async def render_status_activities(
-    db: Executor, statuses: list[Row], author: Row, urls: LocalUrls
+    db: Executor, statuses: Sequence[Row], author: Row, urls: LocalUrls
 ) -> list[dict[str, Any]]:
     """`author`'s statuses as the activities that published them, in order: a `Create` of each
     note and an `Announce` of each boost."""

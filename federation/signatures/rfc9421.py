@@ -125,7 +125,7 @@ class _Parser:
 
     def inner_list(self) -> InnerList:
         self.pos += 1
-        items = []
+        items: list[Item] = []
         while True:
             self.skip(" ")
             if self.peek() == ")":
