@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 from storage.pagination import Page
 from storage.statuses import STATUS_COLUMNS
 from storage.visibility import readable_by
@@ -72,7 +72,8 @@ async def insert_user(
     locale: str = "en",
     invite_id: int | None = None,
 ) -> asyncpg.Record:
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         """
         INSERT INTO users (account_id, email, password_hash, role, approved, sign_up_reason,
                            locale, invite_id)
