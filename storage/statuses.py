@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 from storage.pagination import Page
 from storage.visibility import actionable_by_remote, readable_by
 
@@ -176,7 +176,8 @@ async def insert_local_status(
     thread_root_id: int | None = None,
     reblog_of_id: int | None = None,
 ) -> asyncpg.Record:
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         f"""
         INSERT INTO statuses AS s (
             id, uri, url, account_id, local, visibility, content, text, spoiler_text, sensitive,
