@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.db import Executor
+from storage.db import Executor, fetch_one
 from storage.statuses import STATUS_COLUMNS
 
 
@@ -129,7 +129,8 @@ async def rewrite_remote_status(
     sensitive: bool,
     language: str | None,
 ) -> asyncpg.Record:
-    return await db.fetchrow(
+    return await fetch_one(
+        db,
         f"""
         UPDATE statuses AS s SET content = $2, spoiler_text = $3, sensitive = $4,
                                  language = coalesce($5, s.language), edited_at = now()
