@@ -9,7 +9,7 @@ independent apps as they like.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -59,7 +59,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 WEB_CONNECTIONS = 10
 
 
-def _database_context(dsn: str, pool_size: int):
+def _database_context(dsn: str, pool_size: int) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(app: web.Application) -> AsyncIterator[None]:
         async with open_database(dsn, app[URLS], pool_size=pool_size) as pool:
             app[POOL] = pool
@@ -68,7 +68,9 @@ def _database_context(dsn: str, pool_size: int):
     return database
 
 
-def _federation_context(resolver: AbstractResolver | None):
+def _federation_context(
+    resolver: AbstractResolver | None,
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def federation(app: web.Application) -> AsyncIterator[None]:
         async with open_federation(
             app[CONFIG], app[POOL], app[URLS], resolver=resolver, listen_to_gate=True

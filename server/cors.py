@@ -7,6 +7,7 @@ Bearer tokens, not cookies, authenticate those requests, so any origin may call 
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 CORS_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke", "/.well-known/", "/nodeinfo/")
 
@@ -21,7 +22,7 @@ _HEADERS = {
 
 
 @web.middleware
-async def cors_middleware(request: web.Request, handler):
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith(CORS_PREFIXES):
         return await handler(request)
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from federation.errors import KithError
 from server.json import json_response
@@ -31,7 +32,7 @@ _REASONS = {
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler):
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         if "\x00" in request.path:
             # PostgreSQL text cannot hold NUL: no path containing one names anything.

@@ -20,8 +20,8 @@ import asyncpg
 
 from server.entities.common import iso
 from storage import filters as store
+from storage.db import Executor
 
-Executor = asyncpg.Pool | asyncpg.Connection
 Entity = dict[str, Any]
 
 CONTEXTS = ("home", "notifications", "public", "thread", "account")

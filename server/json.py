@@ -10,7 +10,9 @@ from aiohttp import web
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None):
+def json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
         body=orjson.dumps(data),
         status=status,

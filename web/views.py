@@ -44,9 +44,9 @@ async def status(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     account = await outbox_store.get_member_actor(pool, request.match_info["username"])
     status_id = int(request.match_info["status_id"])
-    row = None
-    if account is not None and status_id < 2**63:
-        row = await status_store.get_readable_status(pool, status_id, None)
+    if account is None or status_id >= 2**63:
+        return _not_found()
+    row = await status_store.get_readable_status(pool, status_id, None)
     if row is None or row["account_id"] != account["id"] or row["reblog_of_id"] is not None:
         return _not_found()
     if wants_activitypub(request):

@@ -6,6 +6,7 @@ Every change goes through `server.usecases.moderation`, which writes the audit r
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from federation.errors import invalid, not_found
 from server.auth import authenticated, member_id, staff_role
@@ -149,7 +150,7 @@ async def reject(request: web.Request) -> web.Response:
     return json_response(render_admin_account(row, request.app[URLS]))
 
 
-def _simple(action_name: str):
+def _simple(action_name: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         return await _render(request, await _moderate(request, action_name))
 

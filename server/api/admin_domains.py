@@ -93,9 +93,9 @@ def _block_fields(params: Params) -> dict[str, Any]:
         if value is not None:
             fields[name] = value
     for name in ("public_comment", "private_comment"):
-        value = params.str(name)
-        if value is not None:
-            fields[name] = value
+        comment = params.str(name)
+        if comment is not None:
+            fields[name] = comment
     return fields
 
 

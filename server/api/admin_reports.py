@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 from aiohttp import web
 
 from federation.errors import not_found
@@ -20,7 +21,7 @@ LIST_DEFAULT = 100
 LIST_MAX = 200
 
 
-async def _render_one(request: web.Request, report) -> web.Response:
+async def _render_one(request: web.Request, report: asyncpg.Record) -> web.Response:
     (entity,) = await render_admin_reports(
         request.app[POOL], [report], request.app[URLS], member_id(request)
     )

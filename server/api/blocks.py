@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+import asyncpg
 from aiohttp import web
 
 from federation.errors import not_found
@@ -15,6 +18,8 @@ from server.state import POOL, URLS
 from server.usecases import blocks
 from storage import blocks as block_store
 from storage import follows as follow_store
+from storage.db import Executor
+from storage.pagination import Page
 
 routes = web.RouteTableDef()
 
@@ -70,7 +75,10 @@ async def unmute(request: web.Request) -> web.Response:
     return await _relationship(request, target_id)
 
 
-async def _account_list(request: web.Request, lister) -> web.Response:
+async def _account_list(
+    request: web.Request,
+    lister: Callable[[Executor, int, Page], Awaitable[list[asyncpg.Record]]],
+) -> web.Response:
     page = page_from(await read_params(request), default=LIST_DEFAULT, maximum=LIST_MAX)
     rows = await lister(request.app[POOL], member_id(request), page)
     return json_response(

@@ -21,6 +21,7 @@ from server.json import json_response
 from server.state import CONFIG, POOL, URLS
 from storage import accounts as account_store
 from storage import instance as instance_store
+from storage.db import Conn
 from storage.settings import get_setting, members_may_invite, registrations_mode
 
 routes = web.RouteTableDef()
@@ -77,7 +78,7 @@ class InstanceInfo:
         return self.members_may_invite and self.registrations_mode != "closed"
 
 
-async def _text(db: asyncpg.Connection, key: str, default: str) -> str:
+async def _text(db: Conn, key: str, default: str) -> str:
     """An `instance_settings` text value; unset, blank or not text gives `default`."""
     value = await get_setting(db, key)
     return value if isinstance(value, str) and value.strip() else default

@@ -222,7 +222,7 @@ async def _authorization(request: web.Request, params: Params) -> Authorization:
     if app is None:
         raise InvalidAuthorization("This application is not known to this server.")
     redirect_uri = params.str("redirect_uri")
-    if redirect_uri not in app["redirect_uris"]:
+    if redirect_uri is None or redirect_uri not in app["redirect_uris"]:
         raise InvalidAuthorization(
             "The redirect URI is not one this application registered with this server."
         )
@@ -309,7 +309,9 @@ def _too_many_sign_ins(
 def _csrf_ok(request: web.Request, params: Params) -> bool:
     cookie = request.cookies.get(CSRF_COOKIE)
     sent = params.str("csrf_token")
-    return bool(cookie and sent) and hmac.compare_digest(cookie, sent)
+    if not cookie or not sent:
+        return False
+    return hmac.compare_digest(cookie, sent)
 
 
 def _respond(authorization: Authorization, result: dict[str, str]) -> web.Response:
@@ -478,9 +480,10 @@ async def token(request: web.Request) -> web.Response:
         user_id, scopes = await _password_grant(request, app, params)
     else:
         user_id = None
-        scopes = _requested_scopes(params.raw("scope"), app)
-        if scopes is None:
+        requested = _requested_scopes(params.raw("scope"), app)
+        if requested is None:
             raise oauth_error(400, "invalid_scope", INVALID_SCOPE)
+        scopes = requested
 
     access_token = secrets.token_urlsafe(32)
     row = await oauth_store.create_token(

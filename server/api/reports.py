@@ -46,4 +46,6 @@ async def create(request: web.Request) -> web.Response:
         forward=params.bool("forward", False),
     )
     target = await account_store.get_account(pool, target_id)
+    if target is None:  # deleted since it was reported
+        raise not_found()
     return json_response(render_report(report, render_account(target, request.app[URLS])))

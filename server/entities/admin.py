@@ -17,8 +17,7 @@ from server.entities.statuses import render_statuses
 from storage import admin_accounts as admin_store
 from storage import reports as report_store
 from storage import statuses as status_store
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 
 def render_admin_account(row: asyncpg.Record, urls: LocalUrls) -> dict[str, Any]:

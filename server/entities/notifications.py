@@ -19,8 +19,7 @@ from server.entities.statuses import render_statuses
 from storage import accounts as account_store
 from storage import reports as report_store
 from storage import statuses as status_store
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 
 async def render_notifications(

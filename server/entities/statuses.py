@@ -24,8 +24,7 @@ from server.entities.common import iso
 from server.entities.media import render_attachment
 from storage import accounts as account_store
 from storage import statuses as status_store
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 
 async def render_statuses(

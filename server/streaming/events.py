@@ -49,12 +49,12 @@ class Dispatcher:
     async def dispatch(self, payload: str) -> None:
         kind, _, rest = payload.partition(":")
         if kind == "h":
-            status_id, _, readers = rest.partition(":")
-            await self._home(int(status_id), _ids(readers))
+            status, _, readers = rest.partition(":")
+            await self._home(int(status), _ids(readers))
         elif kind == "n":
             for pair in rest.split(","):
-                notification_id, _, account_id = pair.partition("/")
-                await self._notification(int(notification_id), int(account_id))
+                notification, _, account = pair.partition("/")
+                await self._notification(int(notification), int(account))
         elif kind in ("s", "e", "d"):
             ids = _ids(rest)
             rows = {row["id"]: row for row in await store.stream_statuses(self.pool, ids)}

@@ -21,7 +21,8 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -31,6 +32,7 @@ from server.state import POOL, URLS
 from server.streaming.events import Dispatcher
 from server.streaming.streams import Grant, Sink, Subscription
 from storage import streaming as store
+from storage.db import Conn
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class Hub:
         self._grants: dict[Sink, Grant] = {}
         self._payloads: asyncio.Queue[str] = asyncio.Queue()
         self._dispatcher = Dispatcher(pool, urls, self)
-        self._conn: asyncpg.Connection | None = None
+        self._conn: Conn | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 
@@ -104,7 +106,7 @@ class Hub:
         live = await store.live_tokens(self._pool, list({g.token_id for g in grants}))
         self._revoke(lambda grant: grant.token_id, {g.token_id for g in grants} - live)
 
-    def _spawn(self, coroutine) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

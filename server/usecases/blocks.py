@@ -17,6 +17,7 @@ from storage import accounts as account_store
 from storage import blocks as block_store
 from storage import follows as follow_store
 from storage import home_feed
+from storage.db import Conn
 
 # Mastodon accepts mute durations up to this many seconds (0 means indefinitely).
 MAX_MUTE_SECONDS = 10 * 365 * 24 * 3600
@@ -72,9 +73,7 @@ async def unmute(pool: asyncpg.Pool, account_id: int, target_id: int) -> None:
         await block_store.delete_mute(conn, account_id, target_id)
 
 
-async def _check_target(
-    conn: asyncpg.Connection, account_id: int, target_id: int, action: str
-) -> None:
+async def _check_target(conn: Conn, account_id: int, target_id: int, action: str) -> None:
     if account_id == target_id:
         raise forbidden(f"You cannot {action} yourself")
     if await account_store.get_account(conn, target_id) is None:

@@ -35,6 +35,7 @@ from storage import audit, home_feed
 from storage import blocklist_subscriptions as list_store
 from storage import domain_blocks as store
 from storage import follows as follow_store
+from storage.db import Conn, MissingRow
 
 FLAGS = ("reject_media", "reject_reports", "obfuscate")
 # What a new block has unless told otherwise (as in the table's defaults).
@@ -147,7 +148,7 @@ async def upsert_block(
 
 
 async def put_block(
-    conn: asyncpg.Connection,
+    conn: Conn,
     existing: asyncpg.Record | None,
     domain: str,
     fields: dict[str, Any],
@@ -158,7 +159,10 @@ async def put_block(
     its effects on: the one implementation behind admins' and subscriptions' blocks. Call it
     inside a transaction that holds `store.serialize_writes`."""
     if existing is None:
-        block = await store.insert_block(conn, domain, fields, origin=origin)
+        inserted = await store.insert_block(conn, domain, fields, origin=origin)
+        if inserted is None:  # only another writer could have blocked it: serialize_writes
+            raise MissingRow(f"a block on {domain} appeared under serialize_writes")
+        block = inserted
     else:
         await _apply(conn, existing, on=False)
         block = await store.update_block(conn, existing["id"], fields, origin=origin)
@@ -167,7 +171,7 @@ async def put_block(
 
 
 async def reconcile(
-    conn: asyncpg.Connection,
+    conn: Conn,
     domains: Iterable[str],
     *,
     actor_id: int | None = None,
@@ -282,14 +286,14 @@ async def delete_allow(
     return allow
 
 
-async def _lock(conn: asyncpg.Connection, block_id: int) -> asyncpg.Record:
+async def _lock(conn: Conn, block_id: int) -> asyncpg.Record:
     block = await store.lock_block(conn, block_id)
     if block is None:
         raise not_found()
     return block
 
 
-async def _apply(conn: asyncpg.Connection, block: asyncpg.Record, *, on: bool) -> None:
+async def _apply(conn: Conn, block: asyncpg.Record, *, on: bool) -> None:
     """Put on (or lift) the limitations `block` sets on the accounts of its domain. Media a
     `reject_media` block dropped stays dropped when it is lifted (as in Mastodon): accounts get
     their avatars back with their next update."""
@@ -313,7 +317,7 @@ async def _apply(conn: asyncpg.Connection, block: asyncpg.Record, *, on: bool) -
 
 
 async def _record(
-    conn: asyncpg.Connection,
+    conn: Conn,
     action: str,
     block: asyncpg.Record,
     actor_id: int | None,

@@ -15,6 +15,7 @@ from federation.errors import invalid
 from server.usecases.instance_settings import write_changes
 from storage import domain_blocks as domain_store
 from storage import settings
+from storage.db import Executor
 
 MODES = settings.FEDERATION_MODES
 
@@ -31,7 +32,7 @@ class FederationSettings:
         return self.authorized_fetch or self.mode == "allowlist"
 
 
-async def current(db: asyncpg.Pool | asyncpg.Connection) -> FederationSettings:
+async def current(db: Executor) -> FederationSettings:
     mode, authorized_fetch = await settings.federation_settings(db)
     allows = len(await domain_store.list_allows(db))
     return FederationSettings(mode, authorized_fetch, allows)

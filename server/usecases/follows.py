@@ -21,6 +21,7 @@ from storage import account_domain_blocks as domain_block_store
 from storage import accounts as account_store
 from storage import follows as follow_store
 from storage import home_feed, notifications
+from storage.db import Conn
 
 FollowState = Literal["following", "requested"]
 
@@ -73,7 +74,7 @@ async def follow(
 
 
 async def _reject_refused_remote(
-    conn: asyncpg.Connection, follower: asyncpg.Record, target: asyncpg.Record, uri: str | None
+    conn: Conn, follower: asyncpg.Record, target: asyncpg.Record, uri: str | None
 ) -> bool:
     """When a remote follower is one the local target refuses (it blocks the follower or its
     domain), drop what it had and queue a Reject of its Follow; returns whether it did."""
@@ -94,7 +95,7 @@ async def _reject_refused_remote(
 
 
 async def _follow(
-    conn: asyncpg.Connection,
+    conn: Conn,
     follower: asyncpg.Record,
     target: asyncpg.Record,
     *,
@@ -228,7 +229,7 @@ async def reject_follow_request(pool: asyncpg.Pool, target_id: int, requester_id
         await outbox.follow_rejected(conn, requester_id, target_id, request["uri"])
 
 
-async def _authorize(conn: asyncpg.Connection, target_id: int, requester_id: int) -> None:
+async def _authorize(conn: Conn, target_id: int, requester_id: int) -> None:
     request = await follow_store.delete_follow_request(conn, requester_id, target_id)
     if request is None:
         raise not_found()
@@ -254,7 +255,7 @@ async def _authorize(conn: asyncpg.Connection, target_id: int, requester_id: int
 
 
 async def _establish(
-    conn: asyncpg.Connection,
+    conn: Conn,
     follower: asyncpg.Record,
     target_id: int,
     *,

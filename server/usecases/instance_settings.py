@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from storage import audit, settings
+from storage.db import Conn
 
 
 async def write_changes(
-    conn: asyncpg.Connection,
+    conn: Conn,
     changes: dict[str, tuple[Any, Any]],
     *,
     actor_id: int | None,

@@ -14,6 +14,7 @@ from federation.errors import KithError, invalid, not_found
 from server.usecases import reports
 from storage import admin_accounts as store
 from storage import audit
+from storage.db import Conn
 
 # What `POST /api/v1/admin/accounts/:id/action` accepts as `type`.
 ACTION_TYPES = ("none", "sensitive", "disable", "silence", "suspend")
@@ -68,7 +69,7 @@ async def moderate(
             await reports.set_resolved(conn, actor_id=actor_id, report_id=report_id, resolved=True)
 
 
-async def _apply(conn: asyncpg.Connection, account: asyncpg.Record, action: str) -> None:
+async def _apply(conn: Conn, account: asyncpg.Record, action: str) -> None:
     if action in _USER_ONLY and account["user_id"] is None:
         raise invalid("only local accounts can be approved, rejected, disabled or enabled")
     if action in ("approve", "reject") and account["approved"]:

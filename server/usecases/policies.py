@@ -15,6 +15,7 @@ from federation.inbox.receive import QUEUE as INBOX_QUEUE
 from federation.policies.kinds import KINDS
 from storage import audit, jobs
 from storage import policies as store
+from storage.db import Conn
 
 MAX_POSITION = 10_000
 
@@ -81,7 +82,10 @@ async def update_policy(
             check_config(policy["kind"], fields["config"])
         if fields.get("position") is not None:
             await store.move_policy(conn, policy_id, fields["position"])
-        policy = await store.update_policy(conn, policy_id, fields)
+        updated = await store.update_policy(conn, policy_id, fields)
+        if updated is None:
+            raise not_found()
+        policy = updated
         await _record(conn, "policy.update", policy, actor_id, reason)
     return policy
 
@@ -145,7 +149,7 @@ async def set_publication(
 
 
 async def _record(
-    conn: asyncpg.Connection, action: str, policy: asyncpg.Record, actor_id: int | None, reason: str
+    conn: Conn, action: str, policy: asyncpg.Record, actor_id: int | None, reason: str
 ) -> None:
     await audit.record(
         conn,
@@ -165,7 +169,7 @@ async def _record(
 
 
 async def _record_held(
-    conn: asyncpg.Connection, action: str, held: asyncpg.Record, actor_id: int | None, reason: str
+    conn: Conn, action: str, held: asyncpg.Record, actor_id: int | None, reason: str
 ) -> None:
     await audit.record(
         conn,

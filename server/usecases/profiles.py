@@ -20,8 +20,7 @@ from federation.errors import invalid, not_found
 from federation.urls import LocalUrls
 from server.usecases import follows
 from storage import accounts as account_store
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from storage.db import Executor
 
 DISPLAY_NAME_MAX = 30
 NOTE_MAX = 500

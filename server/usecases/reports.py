@@ -7,9 +7,6 @@ member, so the other server's staff learn what was reported but not who reported
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import asyncpg
 
 from federation.delivery import audience, deliver
@@ -20,6 +17,7 @@ from storage import accounts as account_store
 from storage import audit
 from storage import notifications as notification_store
 from storage import reports as report_store
+from storage.db import Conn, Executor, Row
 
 CATEGORIES = ("spam", "legal", "violation", "other")
 MAX_COMMENT = 1000
@@ -74,7 +72,7 @@ async def file_report(
 
 
 async def record_report(
-    conn: asyncpg.Connection,
+    conn: Conn,
     *,
     reporter_id: int,
     target_id: int,
@@ -110,10 +108,10 @@ async def record_report(
 
 
 async def _send_flag(
-    conn: asyncpg.Connection,
+    conn: Conn,
     urls: LocalUrls,
-    report: Mapping[str, Any],
-    target: Mapping[str, Any],
+    report: Row,
+    target: Row,
     status_uris: list[str],
 ) -> None:
     instance = await account_store.get_local_account_by_uri(conn, urls.instance_actor())
@@ -149,7 +147,7 @@ async def assign(
 
 
 async def set_resolved(
-    pool: asyncpg.Pool | asyncpg.Connection, *, actor_id: int, report_id: int, resolved: bool
+    pool: Executor, *, actor_id: int, report_id: int, resolved: bool
 ) -> asyncpg.Record:
     """Resolve (or reopen) a report; on a connection, inside the caller's transaction."""
     if isinstance(pool, asyncpg.Pool):
@@ -169,7 +167,7 @@ async def set_resolved(
     return report
 
 
-async def _locked(conn: asyncpg.Connection, report_id: int) -> asyncpg.Record:
+async def _locked(conn: Conn, report_id: int) -> asyncpg.Record:
     report = await report_store.lock_report(conn, report_id)
     if report is None:
         raise not_found()

@@ -10,6 +10,7 @@ import asyncpg
 from federation.blocklists.diff import Change, entry_fields
 from server.usecases import domain_blocks as blocks
 from storage import blocklist_subscriptions as store
+from storage.db import Conn
 
 
 def cause(subscription: asyncpg.Record, **extra: Any) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def cause(subscription: asyncpg.Record, **extra: Any) -> dict[str, Any]:
 
 
 async def apply_changes(
-    conn: asyncpg.Connection,
+    conn: Conn,
     subscription: asyncpg.Record,
     changes: list[Change],
     *,
@@ -42,9 +43,7 @@ async def apply_changes(
     )
 
 
-async def queue_changes(
-    conn: asyncpg.Connection, subscription_id: int, changes: list[Change]
-) -> None:
+async def queue_changes(conn: Conn, subscription_id: int, changes: list[Change]) -> None:
     """Make the held changes exactly `changes`: an identical held one (pending or rejected)
     stays as it is, so a rejection holds until the list changes that domain again."""
     held = {row["domain"]: row for row in await store.changes(conn, subscription_id)}

@@ -19,6 +19,7 @@ from server.usecases import domain_blocks as blocks
 from server.usecases.blocklists import changes as held
 from storage import audit, jobs
 from storage import blocklist_subscriptions as store
+from storage.db import Conn, MissingRow
 
 QUEUE = "blocklist_refresh"
 MODES = ("auto", "review")
@@ -41,7 +42,7 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-async def schedule(conn: asyncpg.Connection, subscription_id: int, token: str, run_at: Any) -> None:
+async def schedule(conn: Conn, subscription_id: int, token: str, run_at: Any) -> None:
     """Queue the refresh job carrying `token` (the subscription's current one) at `run_at`."""
     payload = {"subscription_id": subscription_id, "token": token}
     await jobs.enqueue(conn, QUEUE, payload, run_at=run_at)
@@ -69,7 +70,7 @@ async def subscribe(
             raise invalid("URL is already subscribed")
         await schedule(conn, row["id"], token, row["next_refresh_at"])
         await _record(conn, "blocklist.subscribe", row, actor_id, reason, settings)
-    return await store.get_subscription(pool, row["id"])
+    return await _with_counts(pool, row["id"])
 
 
 async def update(
@@ -92,14 +93,17 @@ async def update(
             await _reconcile(conn, row, domains, actor_id)
         if row["interval_hours"] != old["interval_hours"]:
             token = secrets.token_hex(8)
-            row = await store.reschedule(conn, subscription_id, None, token)
+            rescheduled = await store.reschedule(conn, subscription_id, None, token)
+            if rescheduled is None:  # without an old token to match, only a missing row
+                raise MissingRow(f"blocklist subscription {subscription_id} gone while locked")
+            row = rescheduled
             await schedule(conn, subscription_id, token, row["next_refresh_at"])
         if row["mode"] == "auto" and old["mode"] == "review":
             queued = [held.as_change(c) for c in await store.changes(conn, subscription_id)]
             await held.apply_changes(conn, row, queued, actor_id=actor_id)
             await store.clear_changes(conn, subscription_id)
         await _record(conn, "blocklist.update", row, actor_id, reason, settings)
-    return await store.get_subscription(pool, subscription_id)
+    return await _with_counts(pool, subscription_id)
 
 
 async def unsubscribe(
@@ -156,7 +160,16 @@ async def reject(
         await _record_change(conn, "blocklist.reject", row, change, actor_id, reason)
 
 
-async def _lock(conn: asyncpg.Connection, subscription_id: int) -> asyncpg.Record:
+async def _with_counts(pool: asyncpg.Pool, subscription_id: int) -> asyncpg.Record:
+    """The subscription as the API shows it, read once its change is committed; 404 when an
+    unsubscribe removed it meanwhile."""
+    row = await store.get_subscription(pool, subscription_id)
+    if row is None:
+        raise not_found()
+    return row
+
+
+async def _lock(conn: Conn, subscription_id: int) -> asyncpg.Record:
     row = await store.lock_subscription(conn, subscription_id)
     if row is None:
         raise not_found()
@@ -164,13 +177,13 @@ async def _lock(conn: asyncpg.Connection, subscription_id: int) -> asyncpg.Recor
 
 
 async def _reconcile(
-    conn: asyncpg.Connection, row: asyncpg.Record, domains: list[str], actor_id: int | None
+    conn: Conn, row: asyncpg.Record, domains: list[str], actor_id: int | None
 ) -> dict[str, int]:
     return await blocks.reconcile(conn, domains, actor_id=actor_id, cause=held.cause(row))
 
 
 async def _record(
-    conn: asyncpg.Connection,
+    conn: Conn,
     action: str,
     row: asyncpg.Record,
     actor_id: int | None,
@@ -189,7 +202,7 @@ async def _record(
 
 
 async def _record_change(
-    conn: asyncpg.Connection,
+    conn: Conn,
     action: str,
     row: asyncpg.Record,
     change: asyncpg.Record,
