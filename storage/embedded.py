@@ -9,6 +9,10 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # start_embedded imports pgserver only when it runs
+    from pgserver import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +21,7 @@ class EmbeddedDatabaseError(Exception):
     """The embedded PostgreSQL could not be started."""
 
 
-def start_embedded(pgdata: Path, *, stop_on_exit: bool = True):
+def start_embedded(pgdata: Path, *, stop_on_exit: bool = True) -> PostgresServer:
     """Start (or re-attach to) the cluster in `pgdata` and return the pgserver handle.
 
     The handle's `get_uri()` is a unix-socket URL with trust authentication.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.blocklist_subscriptions import ENTRY_FIELDS
+from storage.db import Row
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Change:
     fields: dict[str, Any] = field(default_factory=dict)  # the new entry; empty for "remove"
 
 
-def entry_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+def entry_fields(row: Row) -> dict[str, Any]:
     """The fields of an entry (or of a change) that a list decides."""
     return {name: row[name] for name in ENTRY_FIELDS}
 

@@ -10,6 +10,7 @@ domains, subdomains included, matched against the host of the activity's actor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from federation.domains import normalize_domain
@@ -69,7 +70,7 @@ def covered(ctx: Context, config: dict[str, Any]) -> bool:
     return act.covered(ctx.origin_host, _domains(config))
 
 
-def _summary(key: str):
+def _summary(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda config: {key: _domains(config)}
 
 
