@@ -38,10 +38,14 @@ bench: $(BENCH_STAMP)
 run: $(STAMP)
 	$(BIN)/kith serve
 
+# The type checker first (its settings and folders are pyproject.toml's [tool.mypy]): a type
+# error fails the run before the suite starts.
 test: $(STAMP) $(PEER_STAMP)
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
+	$(BIN)/mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
