@@ -1,5 +1,6 @@
-"""Shared fixtures: one embedded PostgreSQL per test session, a migrated template database, and
-a fresh copy of it for every test (CREATE DATABASE ... TEMPLATE takes milliseconds)."""
+"""Shared fixtures: one embedded PostgreSQL per test process (`make test` runs two, with
+pytest-xdist), a migrated template database, and a fresh copy of it for every test
+(CREATE DATABASE ... TEMPLATE takes milliseconds)."""
 
 from __future__ import annotations
 
