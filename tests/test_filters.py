@@ -15,6 +15,7 @@ from server.usecases.actors import Actor
 from server.usecases.boosts import reblog
 from server.usecases.follows import follow
 from server.usecases.statuses import create_status
+from tests.api import api
 from tests.schemas import assert_matches
 
 
@@ -31,12 +32,8 @@ def post(client):
 
 
 async def call(client, method: str, path: str, member, *, expect: int = 200, **body: Any) -> Any:
-    response = await client.request(method, path, headers=member.headers, json=body or None)
-    data = await response.json()
-    assert response.status == expect, data
-    if expect >= 400:
-        assert_matches("error", data)
-    return data
+    """`method` `path` as `member` with `body` as JSON (error bodies are checked by the client)."""
+    return await api(client, member, method, path, expect=expect, json=body or None)
 
 
 async def create_filter(client, member, **body: Any) -> dict[str, Any]:

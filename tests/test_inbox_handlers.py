@@ -12,6 +12,7 @@ from federation import remote_accounts
 from server.inbox import build_dispatcher
 from server.inbox.handlers import featured
 from storage import follows as follow_store
+from tests.api import api
 from tests.federation_harness import Instance
 from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
 from tests.schemas import assert_matches
@@ -29,10 +30,8 @@ async def process(kith: Instance, peer: Peer, activity: dict[str, Any], **kwargs
     return outcome
 
 
-async def api(kith: Instance, member: Local, path: str, *, expect: int = 200) -> Any:
-    async with kith.client.get(path, headers=member.headers) as response:
-        assert response.status == expect, await response.text()
-        return await response.json()
+async def get_as(kith: Instance, member: Local, path: str, *, expect: int = 200) -> Any:
+    return await api(kith.client, member, "GET", path, expect=expect)
 
 
 async def remote_followed_by(kith: Instance, peer: Peer, member: Local) -> int:
@@ -79,10 +78,10 @@ async def test_follow_of_an_unlocked_member_makes_a_follow_and_a_notification(ki
         "SELECT * FROM follows WHERE target_account_id = $1", amy.account_id
     )
     assert follow["uri"] == activity["id"]
-    [notification] = await api(kith, amy, "/api/v1/notifications")
+    [notification] = await get_as(kith, amy, "/api/v1/notifications")
     assert notification["type"] == "follow"
     assert notification["account"]["acct"] == "ana@peer.test"
-    me = await api(kith, amy, f"/api/v1/accounts/{amy.account_id}")
+    me = await get_as(kith, amy, f"/api/v1/accounts/{amy.account_id}")
     assert me["followers_count"] == 1
 
 
@@ -93,7 +92,7 @@ async def test_follow_of_a_locked_member_is_a_request(kith, peer):
     assert await process(kith, peer, activity) == "ok"
     request = await kith.pool.fetchrow("SELECT * FROM follow_requests")
     assert request["uri"] == activity["id"] and request["target_account_id"] == amy.account_id
-    [notification] = await api(kith, amy, "/api/v1/notifications")
+    [notification] = await get_as(kith, amy, "/api/v1/notifications")
     assert notification["type"] == "follow_request"
 
 
@@ -105,7 +104,7 @@ async def test_undo_follow_by_id_or_embedded_removes_the_follow(kith, peer):
         undo = peer.activity("Undo", follow["id"] if undone == "by id" else follow)
         assert await process(kith, peer, undo) == "ok", undone
         assert await kith.pool.fetchval("SELECT count(*) FROM follows") == 0, undone
-    assert await api(kith, amy, "/api/v1/notifications") == []
+    assert await get_as(kith, amy, "/api/v1/notifications") == []
 
 
 async def test_follow_of_someone_else_is_ignored(kith, peer):
@@ -142,7 +141,7 @@ async def test_create_reaches_a_local_followers_home_timeline(kith, peer):
     }
     obj = note(peer, tag=[tag], attachment=[image], sensitive=True, summary="cw")
     assert await create(kith, peer, obj) == "ok"
-    [status] = await api(kith, amy, "/api/v1/timelines/home")
+    [status] = await get_as(kith, amy, "/api/v1/timelines/home")
     assert status["uri"] == obj["id"]
     assert status["account"]["acct"] == "ana@peer.test"
     assert status["content"] == "<p>post 1</p>"
@@ -189,12 +188,12 @@ async def test_reply_to_a_local_status_mentioning_its_author_notifies_and_thread
     mention = {"type": "Mention", "href": amy.uri, "name": "@amy@kith.test"}
     obj = note(peer, inReplyTo=parent["uri"], tag=[mention], to=[PUBLIC, amy.uri], cc=[])
     assert await create(kith, peer, obj) == "ok"
-    [notification] = await api(kith, amy, "/api/v1/notifications")
+    [notification] = await get_as(kith, amy, "/api/v1/notifications")
     assert notification["type"] == "mention"
     reply = notification["status"]
     assert reply["in_reply_to_id"] == parent["id"]
     assert [m["acct"] for m in reply["mentions"]] == ["amy"]
-    context = await api(kith, amy, f"/api/v1/statuses/{parent['id']}/context")
+    context = await get_as(kith, amy, f"/api/v1/statuses/{parent['id']}/context")
     assert [s["id"] for s in context["descendants"]] == [reply["id"]]
 
 
@@ -203,9 +202,9 @@ async def test_direct_message_is_readable_only_by_its_addressee(kith, peer):
     bea = await make_local(kith, "bea")
     obj = note(peer, to=[amy.uri], cc=[])
     assert await create(kith, peer, obj) == "ok"
-    [notification] = await api(kith, amy, "/api/v1/notifications")
+    [notification] = await get_as(kith, amy, "/api/v1/notifications")
     assert notification["status"]["visibility"] == "direct"
-    await api(kith, bea, f"/api/v1/statuses/{notification['status']['id']}", expect=404)
+    await get_as(kith, bea, f"/api/v1/statuses/{notification['status']['id']}", expect=404)
 
 
 async def test_unknown_parent_keeps_its_uri(kith, peer):
@@ -229,7 +228,7 @@ async def test_update_edits_the_status_and_keeps_its_history(kith, peer):
     await create(kith, peer, obj)
     edited = {**obj, "content": "<p>edited</p>", "updated": "2024-01-03T00:00:00Z"}
     assert await process(kith, peer, peer.activity("Update", edited)) == "ok"
-    [status] = await api(kith, amy, "/api/v1/timelines/home")
+    [status] = await get_as(kith, amy, "/api/v1/timelines/home")
     assert status["content"] == "<p>edited</p>" and status["edited_at"] is not None
     assert await kith.pool.fetchval("SELECT content FROM status_edits") == "<p>post 1</p>"
 
@@ -248,11 +247,11 @@ async def test_delete_removes_the_status(kith, peer):
     await remote_followed_by(kith, peer, amy)
     obj = note(peer)
     await create(kith, peer, obj)
-    [status] = await api(kith, amy, "/api/v1/timelines/home")
+    [status] = await get_as(kith, amy, "/api/v1/timelines/home")
     tombstone = {"id": obj["id"], "type": "Tombstone"}
     assert await process(kith, peer, peer.activity("Delete", tombstone)) == "ok"
-    assert await api(kith, amy, "/api/v1/timelines/home") == []
-    await api(kith, amy, f"/api/v1/statuses/{status['id']}", expect=404)
+    assert await get_as(kith, amy, "/api/v1/timelines/home") == []
+    await get_as(kith, amy, f"/api/v1/statuses/{status['id']}", expect=404)
 
 
 async def test_delete_of_someone_elses_status_is_ignored(kith, peer):
@@ -264,7 +263,7 @@ async def test_delete_of_someone_elses_status_is_ignored(kith, peer):
     await remote_accounts.resolve_actor(kith.federation, peer.actor())
     outcome = await process(kith, peer, peer.activity("Delete", mine["uri"]))
     assert outcome == "ignored: not the author's status"
-    await api(kith, amy, f"/api/v1/statuses/{mine['id']}")
+    await get_as(kith, amy, f"/api/v1/statuses/{mine['id']}")
 
 
 async def test_delete_of_the_actor_removes_its_statuses_and_follows(kith, peer):
@@ -292,12 +291,12 @@ async def test_like_favourites_and_notifies_and_undo_withdraws(kith, peer):
     status = await local_status(kith, amy)
     like = peer.activity("Like", status["uri"])
     assert await process(kith, peer, like) == "ok"
-    [notification] = await api(kith, amy, "/api/v1/notifications")
+    [notification] = await get_as(kith, amy, "/api/v1/notifications")
     assert notification["type"] == "favourite" and notification["status"]["id"] == status["id"]
-    assert (await api(kith, amy, f"/api/v1/statuses/{status['id']}"))["favourites_count"] == 1
+    assert (await get_as(kith, amy, f"/api/v1/statuses/{status['id']}"))["favourites_count"] == 1
     assert await process(kith, peer, peer.activity("Undo", like["id"])) == "ok"
-    assert (await api(kith, amy, f"/api/v1/statuses/{status['id']}"))["favourites_count"] == 0
-    assert await api(kith, amy, "/api/v1/notifications") == []
+    assert (await get_as(kith, amy, f"/api/v1/statuses/{status['id']}"))["favourites_count"] == 0
+    assert await get_as(kith, amy, "/api/v1/notifications") == []
 
 
 async def test_announce_of_a_local_status_is_a_boost_with_a_notification(kith, peer):
@@ -305,12 +304,12 @@ async def test_announce_of_a_local_status_is_a_boost_with_a_notification(kith, p
     status = await local_status(kith, amy)
     announce = peer.activity("Announce", status["uri"], to=[PUBLIC])
     assert await process(kith, peer, announce) == "ok"
-    [notification] = await api(kith, amy, "/api/v1/notifications")
+    [notification] = await get_as(kith, amy, "/api/v1/notifications")
     assert notification["type"] == "reblog"
-    assert (await api(kith, amy, f"/api/v1/statuses/{status['id']}"))["reblogs_count"] == 1
+    assert (await get_as(kith, amy, f"/api/v1/statuses/{status['id']}"))["reblogs_count"] == 1
     undo = peer.activity("Undo", announce)
     assert await process(kith, peer, undo) == "ok"
-    assert (await api(kith, amy, f"/api/v1/statuses/{status['id']}"))["reblogs_count"] == 0
+    assert (await get_as(kith, amy, f"/api/v1/statuses/{status['id']}"))["reblogs_count"] == 0
 
 
 async def test_announce_of_an_unknown_post_fetches_it_for_the_boosters_followers(kith, peer):
@@ -326,7 +325,7 @@ async def test_announce_of_an_unknown_post_fetches_it_for_the_boosters_followers
     }
     peer.serve(original)
     assert await process(kith, peer, peer.activity("Announce", original["id"], to=[PUBLIC])) == "ok"
-    [boost] = await api(kith, amy, "/api/v1/timelines/home")
+    [boost] = await get_as(kith, amy, "/api/v1/timelines/home")
     assert boost["account"]["acct"] == "ana@peer.test"
     assert boost["reblog"]["content"] == "<p>boosted</p>"
     assert boost["reblog"]["account"]["acct"] == "bob@peer.test"

@@ -21,6 +21,7 @@ import pytest
 from federation import remote_accounts
 from storage import follows as follow_store
 from storage import streaming
+from tests.api import api
 from tests.federation_harness import Instance
 from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
 
@@ -196,9 +197,7 @@ async def both(request, kith: Instance, peer: Peer):
 
 
 async def get(s: Scene, member: Local, path: str) -> Any:
-    async with s.kith.client.get(path, headers=member.headers) as response:
-        assert response.status == 200, await response.text()
-        return await response.json()
+    return await api(s.kith.client, member, "GET", path)
 
 
 async def counts(s: Scene) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from federation.policies.pipeline import Unscreened
 from server.state import POOL
 from server.usecases import domain_blocks, remote_statuses
 from server.usecases import policies as admin
+from tests.api import api
 from tests.inbox_peer import PUBLIC, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401
 from tests.members import create_member
 from tests.test_cli import assert_one_line_error, kith_env, run_kith
@@ -25,10 +26,7 @@ POLICY_KEYS = {"id", "kind", "config", "position", "enabled", "dry_run", "create
 
 
 async def call(client: Any, method: str, path: str, headers: dict, *, expect: int, **kw) -> Any:
-    async with client.request(method, path, headers=headers, **kw) as response:
-        body = await response.json()
-        assert response.status == expect, body
-        return body
+    return await api(client, None, method, path, expect=expect, headers=headers, **kw)
 
 
 # -- admin API ------------------------------------------------------------------------------------
