@@ -64,6 +64,9 @@ class Dispatcher:
                     await self._deleted(status_id, row)
                 elif row is not None and row["deleted_at"] is None:
                     await (self._created(row) if kind == "s" else self._edited(row))
+        elif kind == "x":
+            status, _, members = rest.partition(":")
+            await self._unmentioned(int(status), _ids(members))
         elif kind == "f":
             for account_id in _ids(rest):
                 for sub in self.registry.subscribers(f"user:{account_id}"):
@@ -104,6 +107,22 @@ class Dispatcher:
                 subs += await self._allowed(row, self.registry.subscribers("direct"), False)
         for sub in subs:
             sub.send("delete", str(status_id))
+
+    async def _unmentioned(self, status_id: int, members: list[int]) -> None:
+        """Members an edit stopped mentioning: those of their home and direct streams that may
+        no longer see the status are told to drop it (a follower who still may keeps it)."""
+        wanted = set(members)
+        subs = [s for m in members for s in self.registry.subscribers(f"user:{m}")]
+        subs += [s for s in self.registry.subscribers("direct") if s.viewer_id in wanted]
+        if not subs:
+            return
+        rows = await store.stream_statuses(self.pool, [status_id])
+        if not rows:
+            return
+        still = {s.viewer_id for s in await self._allowed(rows[0], subs, False)}
+        for sub in subs:
+            if sub.viewer_id not in still:
+                sub.send("delete", str(status_id))
 
     def _public_subscribers(self, row: asyncpg.Record) -> list[Subscription]:
         """Subscribers of the public and hashtag streams the status belongs on: public
