@@ -206,6 +206,18 @@ async def nothing_leaks(s: Scene) -> None:
     context = await api(s.kith.client, s.alice, "GET", f"/api/v1/statuses/{status_id}/context")
     assert context["descendants"] == []
     assert await api(s.kith.client, s.alice, "GET", "/api/v1/notifications") == []
+    await nothing_on_the_pages(s)
+
+
+async def nothing_on_the_pages(s: Scene) -> None:
+    """The public web pages (alice's profile, the post's own page) show nothing of it either."""
+    html = {"Accept": "text/html"}
+    async with s.kith.client.get("/@alice", headers=html) as response:
+        assert response.status == 200
+        assert SECRET not in await response.text()
+    async with s.kith.client.get(f"/@alice/{s.status['id']}", headers=html) as response:
+        assert response.status == 404
+        assert SECRET not in await response.text()
 
 
 Interaction = Callable[[Scene], dict[str, Any]]
