@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from storage.db import Executor, fetch_one
+from storage.db import Executor
 from storage.statuses import STATUS_COLUMNS
 
 
@@ -118,31 +118,6 @@ async def live_status_ids_of(db: Executor, account_id: int) -> list[int]:
         account_id,
     )
     return [row["id"] for row in rows]
-
-
-async def rewrite_remote_status(
-    db: Executor,
-    status_id: int,
-    *,
-    content: str,
-    spoiler_text: str,
-    sensitive: bool,
-    language: str | None,
-) -> asyncpg.Record:
-    return await fetch_one(
-        db,
-        f"""
-        UPDATE statuses AS s SET content = $2, spoiler_text = $3, sensitive = $4,
-                                 language = coalesce($5, s.language), edited_at = now()
-        WHERE s.id = $1
-        RETURNING {STATUS_COLUMNS}
-        """,
-        status_id,
-        content,
-        spoiler_text,
-        sensitive,
-        language,
-    )
 
 
 async def insert_silent_mentions(db: Executor, status_id: int, account_ids: list[int]) -> None:

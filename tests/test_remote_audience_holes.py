@@ -416,3 +416,14 @@ async def test_a_member_may_boost_a_local_only_post_and_the_boost_stays_local(ki
     for signed_by in (None, s.peer):
         activity = f"{kith.base_url}/users/dave/statuses/{boost['id']}/activity"
         assert (await fetch(kith, activity, peer=signed_by))[0] == 404
+
+
+@pytest.mark.parametrize("kind", ["Like", "Announce"])
+async def test_undoing_an_act_never_recorded_is_ignored_not_refused(kith, peer, kind):
+    """Peers retry Undos and send them for acts that never reached us: harmless, so ignored."""
+    s = await scene(kith, peer, READABLE["public"])
+    never_sent = s.peer.activity(kind, f"http://kith.test/statuses/{10**15}")
+    outcome = await process(s, s.peer.activity("Undo", never_sent))
+    assert outcome.startswith("ignored"), outcome
+    undo_of_public = s.peer.activity("Undo", s.peer.activity(kind, s.status["uri"]))
+    assert await process(s, undo_of_public) == "ok"

@@ -215,7 +215,8 @@ async def delete_status(pool: asyncpg.Pool, actor: Actor, status_id: int) -> asy
         deleted = await discard_status(conn, status_id)
         if deleted is None:
             raise not_found()
-        await outbox.status_deleted(conn, deleted)  # nothing for a remote author
+        if actor.is_local:  # a remote author's server told everyone already
+            await outbox.status_deleted(conn, deleted)
         return deleted
 
 

@@ -14,7 +14,7 @@ from federation import remote_accounts
 from federation.context import Federation
 from federation.fetch import fetch_object
 from federation.parse.notes import PUBLIC, NoteError, audience
-from server.inbox.dispatch import OK, Activity, Dispatcher, ignored, refused
+from server.inbox.dispatch import OK, Activity, Dispatcher, carried_out, ignored, refused
 from server.inbox.handlers.common import known_account, live_status, reference, type_of
 from server.usecases import boosts, favourites, remote_statuses
 from server.usecases.actors import Actor
@@ -59,13 +59,14 @@ async def undo_like(fed: Federation, activity: Activity, like: dict[str, Any]) -
     if account is None:
         return ignored("unknown actor")
     status = await live_status(fed, reference(like.get("object")))
-    await favourites.unfavourite(
-        fed.pool,
-        Actor.remote(account["id"], activity.uri),
-        status["id"] if status else None,
-        like_uri=reference(like),
+    return await carried_out(
+        favourites.unfavourite(
+            fed.pool,
+            Actor.remote(account["id"], activity.uri),
+            status["id"] if status else None,
+            like_uri=reference(like),
+        )
     )
-    return OK
 
 
 async def undo_announce(fed: Federation, activity: Activity, announce: dict[str, Any]) -> str:
@@ -73,13 +74,14 @@ async def undo_announce(fed: Federation, activity: Activity, announce: dict[str,
     if account is None:
         return ignored("unknown actor")
     status = await live_status(fed, reference(announce.get("object")))
-    await boosts.unreblog(
-        fed.pool,
-        Actor.remote(account["id"], activity.uri),
-        status["id"] if status else None,
-        announce_uri=reference(announce),
+    return await carried_out(
+        boosts.unreblog(
+            fed.pool,
+            Actor.remote(account["id"], activity.uri),
+            status["id"] if status else None,
+            announce_uri=reference(announce),
+        )
     )
-    return OK
 
 
 def register(dispatcher: Dispatcher) -> None:
