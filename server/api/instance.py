@@ -18,6 +18,18 @@ from federation import content
 from server.config import VERSION_STRING, Config
 from server.entities.accounts import DEFAULT_HEADER, render_account
 from server.json import json_response
+from server.limits import (
+    IMAGE_MATRIX_LIMIT,
+    IMAGE_SIZE_LIMIT,
+    MAX_FEATURED_TAGS,
+    MAX_MEDIA_ATTACHMENTS,
+    MAX_PINNED_STATUSES,
+    MEDIA_DESCRIPTION_LIMIT,
+    POLL_MAX_CHARACTERS_PER_OPTION,
+    POLL_MAX_EXPIRATION,
+    POLL_MAX_OPTIONS,
+    POLL_MIN_EXPIRATION,
+)
 from server.state import CONFIG, POOL, URLS
 from storage import accounts as account_store
 from storage import instance as instance_store
@@ -26,19 +38,12 @@ from storage.settings import get_setting, members_may_invite, registrations_mode
 
 routes = web.RouteTableDef()
 
-# The limits Kith advertises; the endpoints that accept statuses, media and polls enforce them.
-MAX_MEDIA_ATTACHMENTS = 4
-MAX_FEATURED_TAGS = 10
-MAX_PINNED_STATUSES = 5
 SUPPORTED_MIME_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"]
-IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
-IMAGE_MATRIX_LIMIT = 33_177_600  # 7680 x 4320 pixels
-MEDIA_DESCRIPTION_LIMIT = 1500
 POLL_LIMITS = {
-    "max_options": 4,
-    "max_characters_per_option": 50,
-    "min_expiration": 300,
-    "max_expiration": 2_629_746,
+    "max_options": POLL_MAX_OPTIONS,
+    "max_characters_per_option": POLL_MAX_CHARACTERS_PER_OPTION,
+    "min_expiration": POLL_MIN_EXPIRATION,
+    "max_expiration": POLL_MAX_EXPIRATION,
 }
 
 DEFAULT_TITLE = "Kith"

@@ -105,6 +105,7 @@ async def render_statuses(
             "card": None,
             "language": status["language"],
             "edited_at": iso(status["edited_at"]),
+            "filtered": [],
         }
         if interactions is not None:
             entity["favourited"] = status["id"] in interactions["favourited"]
