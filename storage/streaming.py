@@ -35,6 +35,11 @@ async def listen(
     return conn
 
 
+def announced_ids(text: str) -> list[int]:
+    """The ids in a payload's comma-separated list (the triggers' `string_agg` of ids)."""
+    return [int(part) for part in text.split(",") if part]
+
+
 async def stream_statuses(db: Executor, status_ids: list[int]) -> list[asyncpg.Record]:
     """The statuses (deleted ones too) with the lower-cased names of their tags and whether
     they carry media."""

@@ -50,13 +50,13 @@ class Dispatcher:
         kind, _, rest = payload.partition(":")
         if kind == "h":
             status, _, readers = rest.partition(":")
-            await self._home(int(status), _ids(readers))
+            await self._home(int(status), store.announced_ids(readers))
         elif kind == "n":
             for pair in rest.split(","):
                 notification, _, account = pair.partition("/")
                 await self._notification(int(notification), int(account))
         elif kind in ("s", "e", "d"):
-            ids = _ids(rest)
+            ids = store.announced_ids(rest)
             rows = {row["id"]: row for row in await store.stream_statuses(self.pool, ids)}
             for status_id in ids:
                 row = rows.get(status_id)
@@ -66,9 +66,9 @@ class Dispatcher:
                     await (self._created(row) if kind == "s" else self._edited(row))
         elif kind == "x":
             status, _, members = rest.partition(":")
-            await self._unmentioned(int(status), _ids(members))
+            await self._unmentioned(int(status), store.announced_ids(members))
         elif kind == "f":
-            for account_id in _ids(rest):
+            for account_id in store.announced_ids(rest):
                 for sub in self.registry.subscribers(f"user:{account_id}"):
                     sub.send("filters_changed", None)
         else:
@@ -240,10 +240,6 @@ class _Rendered:
                 entity = filtering.filter_status(entity, matcher)
             self.payloads[key] = orjson.dumps(entity).decode() if entity is not None else None
         return self.payloads[key]
-
-
-def _ids(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part]
 
 
 def _viewers(subs: Iterable[Subscription]) -> list[int]:

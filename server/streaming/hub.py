@@ -79,9 +79,9 @@ class Hub:
         """End connections at once when access is withdrawn; queue everything else."""
         kind, _, ids = payload.partition(":")
         if kind == REVOKED_TOKENS:
-            self._revoke(lambda grant: grant.token_id, _ids(ids))
+            self._revoke(lambda grant: grant.token_id, set(store.announced_ids(ids)))
         elif kind == SHUT_OUT_ACCOUNTS:
-            self._revoke(lambda grant: grant.account_id, _ids(ids))
+            self._revoke(lambda grant: grant.account_id, set(store.announced_ids(ids)))
         else:
             self._payloads.put_nowait(payload)
 
@@ -172,10 +172,6 @@ async def _retry(step: Callable[[], Awaitable[None]], trouble: str) -> None:
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             log.warning("streaming: %s: %s", trouble, exc)
         await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
-
-
-def _ids(text: str) -> set[int]:
-    return {int(part) for part in text.split(",") if part}
 
 
 HUB = web.AppKey("streaming_hub", Hub)
