@@ -10,6 +10,7 @@ import asyncpg
 
 from storage.db import Executor, fetch_one
 from storage.pagination import Page
+from storage.visibility import member_blocks_domain
 
 
 async def insert(db: Executor, account_id: int, domain: str) -> bool:
@@ -86,11 +87,7 @@ async def forget_notifications_from(db: Executor, account_id: int, domain: str) 
 async def blocks_domain_of(db: Executor, account_id: int, other_id: int) -> bool:
     """True when `account_id` blocks the domain of account `other_id` (never for a local one)."""
     return await db.fetchval(
-        """
-        SELECT EXISTS (
-            SELECT 1 FROM account_domain_blocks adb JOIN accounts o ON o.id = $2
-            WHERE adb.account_id = $1 AND adb.domain = lower(o.domain))
-        """,
+        f"SELECT {member_blocks_domain('$1', '(SELECT o.domain FROM accounts o WHERE o.id = $2)')}",
         account_id,
         other_id,
     )

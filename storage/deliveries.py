@@ -10,6 +10,7 @@ import asyncpg
 
 from storage.db import Executor
 from storage.hosts import success_upsert
+from storage.visibility import member_blocks_domain
 
 # Where a remote account receives activities: its server's shared inbox when it has one, so a
 # server with many followers gets one delivery.
@@ -25,9 +26,7 @@ def _not_blocked_by(sender: str) -> str:
     Only the audiences of what a member publishes use it; a Reject or an Undo of a follow must
     still reach the blocked domain, so single-account answers are unfiltered by default.
     """
-    return f"""NOT EXISTS (
-        SELECT 1 FROM account_domain_blocks adb
-        WHERE adb.account_id = {sender} AND adb.domain = lower(a.domain))"""
+    return f"NOT {member_blocks_domain(sender, 'a.domain')}"
 
 
 async def insert_activity(

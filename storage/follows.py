@@ -12,6 +12,7 @@ import asyncpg
 from storage.accounts import ACCOUNT_COLUMNS
 from storage.db import Executor
 from storage.pagination import Page
+from storage.visibility import member_blocks_domain
 
 
 async def get_follow(db: Executor, account_id: int, target_id: int) -> asyncpg.Record | None:
@@ -188,7 +189,7 @@ async def relationships(
     `notifying`) until it is accepted.
     """
     return await db.fetch(
-        """
+        f"""
         SELECT t.id,
             f.id IS NOT NULL AS following,
             coalesce(f.show_reblogs, r.show_reblogs, false) AS showing_reblogs,
@@ -205,9 +206,7 @@ async def relationships(
             r.id IS NOT NULL AS requested,
             EXISTS (SELECT 1 FROM follow_requests x
                     WHERE x.account_id = t.id AND x.target_account_id = $1) AS requested_by,
-            (t.domain IS NOT NULL AND EXISTS (
-                SELECT 1 FROM account_domain_blocks d
-                WHERE d.account_id = $1 AND lower(d.domain) = lower(t.domain))) AS domain_blocking
+            {member_blocks_domain("$1", "t.domain")} AS domain_blocking
         FROM unnest($2::bigint[]) WITH ORDINALITY AS wanted (id, position)
         JOIN accounts t ON t.id = wanted.id
         LEFT JOIN follows f ON f.account_id = $1 AND f.target_account_id = t.id

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from storage.db import Executor
+from storage.visibility import member_blocks_domain
+
+_SENDER_DOMAIN = "(SELECT sender.domain FROM accounts sender WHERE sender.id = $2)"
 
 TYPES = (
     "mention",
@@ -35,14 +38,11 @@ async def notify(
     if account_id == from_account_id:
         return
     await conn.execute(
-        """
+        f"""
         INSERT INTO notifications (account_id, from_account_id, type, status_id, report_id)
         SELECT $1, $2, $3, $4, $5
         WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND domain IS NULL)
-          AND ($3 LIKE 'admin.%' OR NOT EXISTS (
-                SELECT 1 FROM account_domain_blocks adb JOIN accounts sender
-                    ON sender.domain = adb.domain
-                WHERE adb.account_id = $1 AND sender.id = $2))
+          AND ($3 LIKE 'admin.%' OR NOT {member_blocks_domain("$1", _SENDER_DOMAIN)})
         ON CONFLICT DO NOTHING
         """,
         account_id,

@@ -23,7 +23,7 @@ import orjson
 from storage.db import Executor
 from storage.pagination import Page
 from storage.statuses import STATUS_COLUMNS
-from storage.visibility import readable_by
+from storage.visibility import member_blocks_domain, readable_by
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,7 @@ def _author_hidden(viewer: str, author: str, *, silenced: bool = False) -> str:
                 SELECT 1 FROM mutes mu
                 WHERE mu.account_id = {viewer}::bigint AND mu.target_account_id = ha.id
                   AND (mu.expires_at IS NULL OR mu.expires_at > now()))
-            OR EXISTS (
-                SELECT 1 FROM account_domain_blocks adb
-                WHERE adb.account_id = {viewer}::bigint AND adb.domain = ha.domain)))"""
+            OR {member_blocks_domain(f"{viewer}::bigint", "ha.domain")}))"""
 
 
 def shown_to(viewer: str, alias: str, *, silenced: bool = False) -> str:

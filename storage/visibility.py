@@ -16,6 +16,15 @@ Three predicates, by who asks:
 from __future__ import annotations
 
 
+def member_blocks_domain(member: str, domain: str) -> str:
+    """SQL true when account `member` blocked the domain `domain` for itself (both are SQL
+    expressions; a NULL domain, a local account's, is never blocked). Stored domains are lower
+    case, so only the compared side is lowered and the (account_id, domain) key is used."""
+    return f"""EXISTS (
+        SELECT 1 FROM account_domain_blocks adb
+        WHERE adb.account_id = {member} AND adb.domain = lower({domain}))"""
+
+
 def readable_by(param: str, alias: str = "s") -> str:
     """SQL that is true when status `alias` is readable by the account id in `param`.
 
@@ -73,9 +82,7 @@ def readable_by_remote(param: str, alias: str = "s") -> str:
             SELECT 1 FROM blocks b
             WHERE (b.account_id = {s}.account_id AND b.target_account_id = {param}::bigint)
                OR (b.account_id = {param}::bigint AND b.target_account_id = {s}.account_id))
-        AND NOT EXISTS (
-            SELECT 1 FROM account_domain_blocks adb
-            WHERE adb.account_id = {s}.account_id AND lower(adb.domain) = {domain})
+        AND NOT {member_blocks_domain(f"{s}.account_id", domain)}
     )"""
 
 
@@ -93,9 +100,7 @@ def actionable_by_remote(param: str, alias: str = "s") -> str:
     return f"""(
         NOT {s}.local_only
         AND {readable_by(param, alias)}
-        AND NOT EXISTS (
-            SELECT 1 FROM account_domain_blocks adb
-            WHERE adb.account_id = {s}.account_id AND lower(adb.domain) = {domain})
+        AND NOT {member_blocks_domain(f"{s}.account_id", domain)}
     )"""
 
 
