@@ -16,7 +16,8 @@ ACCOUNT_COLUMNS = """
     a.id, a.username, a.domain, a.display_name, a.note, a.note_source, a.fields, a.uri, a.url,
     a.actor_type, a.avatar_url, a.header_url, a.locked, a.bot, a.discoverable, a.indexable,
     a.hide_collections, a.followers_count, a.following_count, a.statuses_count,
-    a.last_status_at, a.moved_to_account_id, a.silenced_at, a.suspended_at, a.created_at
+    a.last_status_at, a.moved_to_account_id, a.silenced_at, a.suspended_at, a.created_at,
+    a.followers_url
 """
 
 

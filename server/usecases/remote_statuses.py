@@ -31,7 +31,6 @@ from server.usecases.status_edits import Revision
 from server.usecases.statuses import NewStatus, discard_status, post_status
 from storage import follows as follow_store
 from storage import home_feed
-from storage import remote_accounts as remote_account_store
 from storage import remote_relations as relation_store
 from storage import remote_statuses as store
 from storage import statuses as status_store
@@ -69,8 +68,6 @@ class Delivered:
         note = self.note
         if note.author_uri != author["uri"]:
             raise forbidden(f"attributed to {note.author_uri}, not to its actor")
-        actor = await remote_account_store.get_account_by_uri(conn, note.author_uri)
-        followers_url = actor["followers_url"] if actor is not None else None
         parent = None
         if note.in_reply_to:
             parent = await store.get_status_by_uri(conn, note.in_reply_to)
@@ -88,7 +85,7 @@ class Delivered:
             raise KithError(404, NOBODY_FOLLOWS)
         return NewStatus(
             content=note.content,
-            visibility=note.visibility(followers_url),
+            visibility=note.visibility(author["followers_url"]),
             spoiler_text=note.spoiler_text,
             sensitive=note.sensitive,
             language=note.language,
