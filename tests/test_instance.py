@@ -59,7 +59,7 @@ async def test_v2_defaults(client, path: str):
     assert_matches("instance_v2", data)
     assert data["domain"] == "kith.test"
     assert data["version"] == VERSION_STRING
-    assert data["api_versions"] == {"mastodon": 2}
+    assert data["api_versions"] == {"mastodon": 1}
     assert data["configuration"]["urls"] == {"streaming": "ws://kith.test"}
     assert data["configuration"]["translation"] == {"enabled": False}
     assert data["registrations"] == {
