@@ -220,13 +220,16 @@ async def test_nodeinfo_names_kith_and_the_api_it_follows(client):
 # --- Instance entities ---------------------------------------------------------------------------
 
 
-async def test_api_versions_claims_grouped_notifications_only_when_served(client, make_member):
+async def test_versions_claim_grouped_notifications_only_when_served(client, make_member):
+    """Phanpy reads grouped notifications at `api_versions.mastodon` 2, Ice Cubes at a version
+    of 4.3: both must say so exactly when `/api/v2/notifications` answers."""
     alice = await make_member("alice")
     instance = await api(client, None, "GET", "/api/v2/instance")
-    grouped = await client.get("/api/v2/notifications", headers=alice.headers)
-    # Version 2 of Mastodon's API is the one with `/api/v2/notifications`.
-    assert (instance["api_versions"]["mastodon"] >= 2) == (grouped.status == 200)
+    served = (await client.get("/api/v2/notifications", headers=alice.headers)).status == 200
+    assert (instance["api_versions"]["mastodon"] >= 2) == served
     assert instance["api_versions"]["mastodon"] >= 1
+    major, minor = (int(part) for part in instance["version"].split(".")[:2])
+    assert ((major, minor) >= (4, 3)) == served
 
 
 def _png_size(path: Path) -> str:

@@ -59,7 +59,7 @@ AUDIO_MIME_TYPES = (
 # Mastodon's `api_versions.mastodon`: 2 announced grouped notifications (`/api/v2/notifications`,
 # Mastodon 4.3), which Kith does not serve yet (issue 13); 1 is the API before that. Clients such
 # as Phanpy switch to grouped notifications at 2. See docs/COMPATIBILITY.md.
-MASTODON_API_VERSION = 1
+API_VERSIONS = {"mastodon": 1}
 # The instance's icon (Mastodon 4.3's `icon`): the thumbnail image, at its real size.
 ICON_SIZE = "300x100"
 POLL_LIMITS = {
@@ -239,7 +239,7 @@ def render_v2(info: InstanceInfo) -> dict[str, Any]:
             "message": None,
             "url": None,
         },
-        "api_versions": {"mastodon": MASTODON_API_VERSION},
+        "api_versions": dict(API_VERSIONS),
         "contact": {"email": info.contact_email, "account": info.contact_account},
         "rules": info.rules,
     }
