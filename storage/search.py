@@ -34,17 +34,22 @@ async def tag_history(
 ) -> dict[int, dict[datetime, tuple[int, int]]]:
     """Per tag and UTC day from `since` on: how many public or unlisted statuses used it, and
     how many accounts wrote them. Status ids are snowflakes of their publication time, so the
-    day comes from the id and the tag's index on (tag_id, status_id) bounds the scan."""
+    day comes from the id, and the same lower bound on both tables' ids keeps both scans to the
+    last days (the tag's index on (tag_id, status_id), the statuses' primary key)."""
     rows = await db.fetch(
         """
+        WITH bound AS (
+            SELECT floor(extract(epoch FROM $2::timestamptz) * 1000)::bigint << 16 AS first_id
+        )
         SELECT st.tag_id,
                date_trunc('day', to_timestamp((st.status_id >> 16) / 1000.0), 'UTC') AS day,
                count(*) AS uses,
                count(DISTINCT s.account_id) AS accounts
-        FROM statuses_tags st
+        FROM bound, statuses_tags st
         JOIN statuses s ON s.id = st.status_id
         WHERE st.tag_id = ANY($1::bigint[])
-          AND st.status_id >= (floor(extract(epoch FROM $2::timestamptz) * 1000)::bigint << 16)
+          AND st.status_id >= bound.first_id
+          AND s.id >= bound.first_id
           AND s.deleted_at IS NULL
           AND s.visibility IN ('public', 'unlisted')
         GROUP BY 1, 2
