@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 # The Fedify server that tests/test_fedify_interop.py federates with: its npm packages.
 PEER := tests/fedify_peer
 PEER_STAMP := $(PEER)/node_modules/.installed
+# megalodon, run by tests/test_megalodon.py against a live Kith: its npm packages.
+MEGALODON := tests/megalodon_client
+MEGALODON_STAMP := $(MEGALODON)/node_modules/.installed
 
 .PHONY: run test lint format clean bench
 
@@ -25,6 +28,14 @@ $(PEER_STAMP): $(PEER)/package.json $(PEER)/package-lock.json
 		echo "make: npm is not installed; the Fedify interop test will fail" >&2; \
 	fi
 
+$(MEGALODON_STAMP): $(MEGALODON)/package.json $(MEGALODON)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(MEGALODON) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed \
+			|| echo "make: npm ci in $(MEGALODON) failed; the megalodon test will fail" >&2; \
+	else \
+		echo "make: npm is not installed; the megalodon test will fail" >&2; \
+	fi
+
 # `make bench`: the benchmarks of docs/BENCHMARKS.md (not part of `make test`). They use wrk when
 # it is installed (apt-get install wrk) and a Python load generator otherwise.
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -42,7 +53,7 @@ run: $(STAMP)
 # error fails the run before the suite starts. The suite runs in two processes (pytest-xdist),
 # each with its own embedded PostgreSQL: most of a test's time is spent waiting (subprocesses,
 # sockets, the database), so two halve the run on this 2-core machine (6.5 -> 3.4 min).
-test: $(STAMP) $(PEER_STAMP)
+test: $(STAMP) $(PEER_STAMP) $(MEGALODON_STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n 2
 

@@ -50,6 +50,7 @@ from server.errors import error_middleware
 from server.jobs import worker
 from server.state import CONFIG, FEDERATION, POOL, URLS
 from server.streaming.hub import install as install_streaming
+from server.trailing_slash import trailing_slash_middleware
 from web import views
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ def create_app(
     `resolver` replaces DNS for outgoing requests (tests map peer host names to loopback ports).
     """
     app = web.Application(
-        middlewares=[cors_middleware, error_middleware], client_max_size=MAX_REQUEST_BYTES
+        middlewares=[cors_middleware, error_middleware, trailing_slash_middleware],
+        client_max_size=MAX_REQUEST_BYTES,
     )
     app[CONFIG] = config
     app[URLS] = LocalUrls(config.base_url)

@@ -17,8 +17,12 @@ from dotenv import dotenv_values
 
 from federation.version import KITH_VERSION as VERSION
 
-# Clients parse the Mastodon version they talk to from the text before the first space.
-MASTODON_API_VERSION = "4.3.0"
+# Clients parse the Mastodon version they talk to from the text before the first space, and
+# some switch endpoints by it: Ice Cubes reads grouped notifications (`/api/v2/notifications`)
+# from any server at 4.3 or later. Kith serves Mastodon 4.2's API plus a few later additions
+# (OAuth server metadata, `api_versions`, the instance icon), not 4.3's grouped notifications,
+# so it says 4.2.0 until they exist (issue 13; docs/COMPATIBILITY.md).
+MASTODON_API_VERSION = "4.2.0"
 VERSION_STRING = f"{MASTODON_API_VERSION} (compatible; Kith {VERSION})"
 
 

@@ -251,10 +251,13 @@ _MATCHERS: list[tuple[str, str, re.Pattern[str]]] = sorted(
 
 
 def route_for(method: str, path: str) -> str | None:
-    """The route pattern in `ROUTES` that answers `method` on `path`, if any."""
-    for route_method, route, pattern in _MATCHERS:
-        if route_method == method and pattern.fullmatch(path):
-            return route
+    """The route pattern in `ROUTES` that answers `method` on `path`, if any; like Kith
+    (`server/trailing_slash.py`), a path with a trailing slash is answered by the route
+    without it."""
+    for candidate in (path, path[:-1]) if path.endswith("/") else (path,):
+        for route_method, route, pattern in _MATCHERS:
+            if route_method == method and pattern.fullmatch(candidate):
+                return route
     return None
 
 

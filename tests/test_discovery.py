@@ -158,7 +158,7 @@ async def test_nodeinfo_document(client, make_member, version):
         "localPosts": 2,
     }
     assert data["openRegistrations"] is True
-    assert data["metadata"] == {"nodeName": "Kith"}
+    assert data["metadata"] == {"nodeName": "Kith", "upstream": {"name": "mastodon"}}
 
 
 async def test_nodeinfo_follows_instance_settings(client):

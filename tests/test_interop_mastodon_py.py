@@ -33,9 +33,9 @@ def _sign_in(url: str, app: tuple[str, str], login: Login) -> Mastodon:
 
 def _version_scenario(url: str, login: Login) -> None:
     api = _sign_in(url, _register(url), login)
-    assert api.retrieve_mastodon_version() == "4.3.0"
-    assert api.verify_minimum_version("4.3.0", cached=True)
-    assert api.mastodon_api_version == 2
+    assert api.retrieve_mastodon_version() == "4.2.0"
+    assert api.verify_minimum_version("4.2.0", cached=True)
+    assert api.mastodon_api_version == 1
     v1 = api.instance_v1()
     assert v1.uri == url.removeprefix("http://")
     v2 = api.instance_v2()

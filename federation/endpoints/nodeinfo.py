@@ -22,6 +22,11 @@ routes = web.RouteTableDef()
 VERSIONS = ("2.0", "2.1")
 SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/{version}"
 DEFAULT_NODE_NAME = "Kith"
+# `software.name` stays "kith": crawlers and statistics count Kith as itself, and clients that
+# gate Mastodon-only features on the name (Phanpy) do not call endpoints Kith lacks. The client
+# API Kith follows is Mastodon's, which `metadata.upstream` says: megalodon's detector() reads it
+# for software it does not know by name and then uses its Mastodon client (docs/COMPATIBILITY.md).
+UPSTREAM = {"name": "mastodon"}
 
 
 @routes.get("/.well-known/nodeinfo")
@@ -47,9 +52,8 @@ async def nodeinfo(request: web.Request) -> web.Response:
 async def _document(pool: asyncpg.Pool, version: str) -> dict[str, Any]:
     usage = await nodeinfo_store.usage(pool)
     title = await get_setting(pool, "title")
-    metadata: dict[str, Any] = {
-        "nodeName": title.strip() if isinstance(title, str) and title.strip() else DEFAULT_NODE_NAME
-    }
+    node_name = title.strip() if isinstance(title, str) and title.strip() else DEFAULT_NODE_NAME
+    metadata: dict[str, Any] = {"nodeName": node_name, "upstream": dict(UPSTREAM)}
     policies = await federation_metadata(pool)
     if policies is not None:
         metadata["federation"] = policies

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,23 +27,31 @@ MAX_NAME_LENGTH = 60
 MAX_URI_LENGTH = 2000
 # Schemes a browser would run or read locally instead of handing the code to a client.
 _UNSAFE_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob"})
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def _valid_redirect_uri(uri: str) -> bool:
-    """An absolute URI without a fragment; custom schemes (`app.example:/cb`) are fine."""
+    """An absolute URI without a fragment (RFC 6749 3.1.2).
+
+    Native apps use private-use schemes (RFC 8252 7.1), whose rest may be empty: Ice Cubes
+    registers `icecubesapp://`, Ivory `com.tapbots.ivory:/`, Mastodon's Android app
+    `org.joinmastodon.android://oauth`. Only http(s) URIs must name a host.
+    """
     if uri == OOB_URI:
         return True
-    if len(uri) > MAX_URI_LENGTH:
+    if len(uri) > MAX_URI_LENGTH or _CONTROL.search(uri) or "#" in uri:
         return False
     try:
         parts = urlsplit(uri)
     except ValueError:
         return False
-    if not parts.scheme or parts.scheme.lower() in _UNSAFE_SCHEMES or "#" in uri:
+    scheme = parts.scheme.lower()
+    if not _SCHEME.fullmatch(scheme) or scheme in _UNSAFE_SCHEMES:
         return False
-    if parts.scheme.lower() in ("http", "https"):
+    if scheme in ("http", "https"):
         return bool(parts.hostname)
-    return bool(parts.netloc or parts.path)
+    return True
 
 
 def _redirect_uris(params: Params) -> list[str]:

@@ -8,6 +8,9 @@ token must not stop a client from reading the version it needs to pick endpoints
 
 from __future__ import annotations
 
+import functools
+import importlib
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +32,9 @@ from server.limits import (
     POLL_MAX_EXPIRATION,
     POLL_MAX_OPTIONS,
     POLL_MIN_EXPIRATION,
+    VIDEO_FRAME_RATE_LIMIT,
+    VIDEO_MATRIX_LIMIT,
+    VIDEO_SIZE_LIMIT,
 )
 from server.state import CONFIG, POOL, URLS
 from storage import accounts as account_store
@@ -38,7 +44,24 @@ from storage.settings import get_setting, members_may_invite, registrations_mode
 
 routes = web.RouteTableDef()
 
-SUPPORTED_MIME_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"]
+IMAGE_MIME_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+HEIF_MIME_TYPES = ("image/heic", "image/heif")
+VIDEO_MIME_TYPES = ("video/mp4", "video/quicktime", "video/webm", "video/ogg")
+AUDIO_MIME_TYPES = (
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/aac",
+    "audio/ogg",
+    "audio/wav",
+    "audio/flac",
+    "audio/webm",
+)
+# Mastodon's `api_versions.mastodon`: 2 announced grouped notifications (`/api/v2/notifications`,
+# Mastodon 4.3), which Kith does not serve yet (issue 13); 1 is the API before that. Clients such
+# as Phanpy switch to grouped notifications at 2. See docs/COMPATIBILITY.md.
+API_VERSIONS = {"mastodon": 1}
+# The instance's icon (Mastodon 4.3's `icon`): the thumbnail image, at its real size.
+ICON_SIZE = "300x100"
 POLL_LIMITS = {
     "max_options": POLL_MAX_OPTIONS,
     "max_characters_per_option": POLL_MAX_CHARACTERS_PER_OPTION,
@@ -122,15 +145,32 @@ def _statuses_config() -> dict[str, int]:
     }
 
 
+@functools.cache
+def _heif_plugin_imports() -> bool:
+    try:
+        importlib.import_module("pillow_heif")
+    except ImportError:
+        return False
+    return True
+
+
 def _media_config() -> dict[str, Any]:
-    # Images only: Kith has no video pipeline, so every video limit is zero.
+    """What uploads the media pipeline accepts on this machine, read on every request: images
+    always (HEIC/HEIF only with the `pillow_heif` plugin), video and audio only where ffmpeg is
+    installed, since they are re-muxed through it; without it their limits are zero."""
+    mime_types = list(IMAGE_MIME_TYPES)
+    if _heif_plugin_imports():
+        mime_types += HEIF_MIME_TYPES
+    with_ffmpeg = shutil.which("ffmpeg") is not None
+    if with_ffmpeg:
+        mime_types += VIDEO_MIME_TYPES + AUDIO_MIME_TYPES
     return {
-        "supported_mime_types": SUPPORTED_MIME_TYPES,
+        "supported_mime_types": mime_types,
         "image_size_limit": IMAGE_SIZE_LIMIT,
         "image_matrix_limit": IMAGE_MATRIX_LIMIT,
-        "video_size_limit": 0,
-        "video_frame_rate_limit": 0,
-        "video_matrix_limit": 0,
+        "video_size_limit": VIDEO_SIZE_LIMIT if with_ffmpeg else 0,
+        "video_frame_rate_limit": VIDEO_FRAME_RATE_LIMIT if with_ffmpeg else 0,
+        "video_matrix_limit": VIDEO_MATRIX_LIMIT if with_ffmpeg else 0,
     }
 
 
@@ -175,6 +215,7 @@ def render_v2(info: InstanceInfo) -> dict[str, Any]:
         "description": info.description,
         "usage": {"users": {"active_month": info.stats["active_month"]}},
         "thumbnail": {"url": info.thumbnail},
+        "icon": [{"src": info.thumbnail, "size": ICON_SIZE}],
         "languages": ["en"],
         "configuration": {
             "urls": {"streaming": info.streaming_url},
@@ -198,7 +239,7 @@ def render_v2(info: InstanceInfo) -> dict[str, Any]:
             "message": None,
             "url": None,
         },
-        "api_versions": {"mastodon": 2},
+        "api_versions": dict(API_VERSIONS),
         "contact": {"email": info.contact_email, "account": info.contact_account},
         "rules": info.rules,
     }

@@ -1,11 +1,12 @@
 """Mastodon's search: `GET /api/v2/search`.
 
-Three kinds of query: a URL (an actor's id or profile page), an address (`@user@host` or
-`user@host`), and plain text (accounts by username or display-name prefix, hashtags by name
-prefix). With `resolve=true` a URL or address is looked up on its server when it is not known;
+Three kinds of query: a URL (an actor's id or profile page, a post's id, or a local post's
+page `/@alice/ID`), an address (`@user@host` or `user@host`), and plain text (accounts by
+username or display-name prefix, hashtags by name prefix). With `resolve=true` a URL or address is looked up on its server when it is not known;
 like Mastodon, resolving and paging with `offset` need a signed-in member, so that anonymous
 requests cannot make the server contact arbitrary hosts. Full-text status search is not offered:
-`statuses` holds only the post a URL names (known, or fetched when resolving).
+`statuses` holds only the post a URL names (known, or fetched when resolving), if the viewer
+may read it. Hashtags carry their last seven days of use (`server/entities/tags.py`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from federation.fetch import FetchError
 from server.auth import optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.statuses import render_statuses
+from server.entities.tags import render_tags
 from server.json import json_response
-from server.params import read_params
+from server.params import MAX_BIGINT, read_params
 from server.state import FEDERATION, POOL, URLS
 from server.usecases.resolve import Resolved, known_url, resolve_url
 from storage import accounts as account_store
@@ -36,6 +38,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 40
 QUERY_MAX = 1000
 _ADDRESS = re.compile(r"^@?([^@\s/]+)@([^@\s/]+)$")
+_STATUS_PAGE = re.compile(r"[^@/?#\s]+/([0-9]{1,19})")
 
 
 @routes.get("/api/v2/search")
@@ -72,10 +75,21 @@ async def search(request: web.Request) -> web.Response:
         tags = await search_store.search_tags(
             request.app[POOL], query.lstrip("#"), limit=limit, offset=offset
         )
-        result["hashtags"] = [
-            {"name": tag["name"], "url": urls.tag(tag["name"]), "history": []} for tag in tags
-        ]
+        result["hashtags"] = await render_tags(request.app[POOL], tags, urls)
     return json_response(result)
+
+
+async def _local_status_page(request: web.Request, url: str) -> asyncpg.Record | None:
+    """The local status whose web page is `url` (`/@alice/ID`), which is not its ActivityPub id
+    and so not found by it. Whether the viewer may read it is checked by the caller."""
+    base = request.app[URLS].base_url + "/@"
+    match = _STATUS_PAGE.fullmatch(url[len(base) :]) if url.startswith(base) else None
+    if match is None or int(match[1]) > MAX_BIGINT:
+        return None
+    status = await status_store.get_status(request.app[POOL], int(match[1]))
+    if status is None or not status["local"] or (status["url"] or "").lower() != url.lower():
+        return None
+    return status
 
 
 def _is_url(query: str) -> bool:
@@ -120,6 +134,8 @@ async def _url_results(
         found = await (resolve_url(fed, url) if resolve else known_url(fed, url))
     except FetchError:
         found = Resolved()
+    if found.account is None and found.status is None:
+        found = Resolved(status=await _local_status_page(request, url))
     account = (
         await account_store.get_visible_account(pool, found.account["id"])
         if found.account is not None and kind in (None, "accounts")
