@@ -17,7 +17,7 @@ from server.composition import open_database, open_federation
 from server.config import Config
 from server.jobs.runner import Worker
 from server.state import FEDERATION
-from server.usecases import blocklists
+from server.usecases import blocklists, media, media_cleanup
 from storage.job_handlers import Registry
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,17 @@ def build_registry() -> Registry:
     inbox.register(registry)
     delivery.register(registry)
     blocklists.register(registry)
+    media.register(registry)
+    media_cleanup.register(registry)
     return registry
 
 
 @asynccontextmanager
 async def running_worker(federation: Federation) -> AsyncIterator[asyncio.Task[None]]:
-    """Run a worker in a background task for the duration of the block, then stop it."""
+    """Run a worker in a background task for the duration of the block, then stop it.
+
+    Periodic jobs that chain themselves are started here when their chain is not running."""
+    await media_cleanup.ensure_scheduled(federation.pool)
     worker = Worker(federation.pool, build_registry(), federation, concurrency=CONCURRENCY)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop), name="kith-worker")

@@ -13,12 +13,14 @@ ALTER TABLE media_attachments
     ADD COLUMN focus_x            real CHECK (focus_x BETWEEN -1 AND 1),
     ADD COLUMN focus_y            real CHECK (focus_y BETWEEN -1 AND 1),
     ADD COLUMN remote_preview_url text,
-    -- The stored upload (a MediaStore name) a background job still has to process.
-    ADD COLUMN upload_path        text;
+    -- The stored upload (a MediaStore name) a background job still has to process, and why
+    -- processing failed (shown to the uploader).
+    ADD COLUMN upload_path        text,
+    ADD COLUMN processing_error   text;
 
--- A status's removal (a hard delete, rare: statuses are soft-deleted) detaches its media instead
--- of deleting the rows, so the clean-up job (server/jobs/media_cleanup.py) sees them and removes
--- their files too; a row that vanished in a cascade would leave its files behind unnoticed.
+-- A status's removal (a hard delete, rare: statuses are soft-deleted) detaches its media
+-- instead of deleting the rows, so the clean-up job (server/usecases/media_cleanup.py) sees
+-- them and removes their files too; a row gone in a cascade would leave its files behind.
 ALTER TABLE media_attachments DROP CONSTRAINT media_attachments_status_id_fkey;
 ALTER TABLE media_attachments ADD CONSTRAINT media_attachments_status_id_fkey
     FOREIGN KEY (status_id) REFERENCES statuses (id) ON DELETE SET NULL;
@@ -30,6 +32,8 @@ CREATE INDEX media_attachments_file_idx ON media_attachments (file_path)
     WHERE file_path IS NOT NULL;
 CREATE INDEX media_attachments_preview_idx ON media_attachments (preview_path)
     WHERE preview_path IS NOT NULL;
+CREATE INDEX media_attachments_upload_idx ON media_attachments (upload_path)
+    WHERE upload_path IS NOT NULL;
 
 -- A local account's processed avatar and header (MediaStore names); `avatar_url` / `header_url`
 -- keep the full URL shown to everyone.
