@@ -16,6 +16,7 @@ from server import inbox
 from server.composition import open_database, open_federation
 from server.config import Config
 from server.jobs.runner import Worker
+from server.media import pipeline
 from server.state import FEDERATION
 from server.usecases import blocklists, media, media_cleanup
 from storage.job_handlers import Registry
@@ -90,3 +91,4 @@ async def run_standalone_worker(
             await asyncio.wait({signal, task}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             signal.cancel()
+    await pipeline.close_pool()  # after the worker: its media jobs ran in the pipeline's pool
