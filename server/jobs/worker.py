@@ -18,7 +18,7 @@ from server.config import Config
 from server.jobs.runner import Worker
 from server.media import pipeline
 from server.state import FEDERATION
-from server.usecases import blocklists, media, media_cleanup
+from server.usecases import blocklists, media, media_cleanup, remote_media
 from storage.job_handlers import Registry
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ def build_registry() -> Registry:
     inbox.register(registry)
     delivery.register(registry)
     blocklists.register(registry)
+    remote_media.register(registry)
     media.register(registry)
     media_cleanup.register(registry)
     return registry

@@ -26,6 +26,7 @@ from federation.parse.actors import authority
 from federation.parse.notes import ParsedNote, parse_note
 from federation.policies import pipeline
 from federation.urls import LocalUrls
+from server.usecases import remote_media
 from server.usecases.actors import Actor
 from server.usecases.status_edits import Revision
 from server.usecases.statuses import NewStatus, discard_status, post_status
@@ -100,10 +101,7 @@ class Delivered:
             url=note.url,
             in_reply_to_uri=note.in_reply_to,
             published=note.published,
-            attachments=[
-                {"type": a.type, "url": a.url, "description": a.description, "blurhash": a.blurhash}
-                for a in note.attachments
-            ],
+            attachments=await remote_media.kept_attachments(conn, note.attachments),
             poll=note.poll,
         )
 
