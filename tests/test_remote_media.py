@@ -1,0 +1,386 @@
+"""Remote attachments: every corpus shape shown in the API, `reject_media` on the author's and
+on the file's host, and the `remote_media` setting ("link" fetches nothing; "cache" copies each
+file here through the safe fetcher and the media pipeline, metadata stripped).
+
+Everything goes through the real signed inbox and the worker; the remote files are served over
+real HTTP by the scripted peer (`tests/inbox_peer.py`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from PIL import Image
+
+from federation import remote_accounts
+from server.limits import IMAGE_SIZE_LIMIT
+from server.usecases import domain_blocks
+from storage import follows as follow_store
+from tests import media_samples as samples
+from tests.api import api
+from tests.federation_harness import Instance
+from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
+from tests.remote_server import RemoteServer
+from tests.test_cli import kith_env, run_kith
+from tests.test_domain_blocks import admin_of
+from tests.test_inbox_fixtures import FIXTURES, move_to_peer
+from tests.test_policy_fixtures import deliver, status_of
+
+JPEG = "image/jpeg"
+
+
+async def attachments_of(kith: Instance, who: Local, status: Any) -> list[dict[str, Any]]:
+    """The status's attachments as the client API shows them to `who`."""
+    shown = await api(kith.client, who, "GET", f"/api/v1/statuses/{status['id']}")
+    return shown["media_attachments"]
+
+
+async def block_media(kith: Instance, domain: str) -> None:
+    await domain_blocks.create_block(
+        kith.pool, domain, {"severity": "noop", "reject_media": True}, actor_id=None
+    )
+
+
+# -- every corpus shape ---------------------------------------------------------------------------
+
+
+async def test_a_mastodon_image_keeps_alt_text_blurhash_focus_and_sizes(kith, peer, network):
+    scene, activity, outcome = await deliver(kith, peer, network, "mastodon/objects/note_2.json")
+    assert outcome == "ok"
+    [shown] = await attachments_of(kith, scene.amy, await status_of(kith, activity))
+    url = move_to_peer(
+        "https://cdn.masto.host/floss/media_attachments/files/113/306/826/682/985/891/original/"
+        "c8d906a2f2ab2334.jpg"
+    )
+    assert shown["type"] == "image"
+    assert shown["url"] == shown["remote_url"] == url
+    assert shown["description"].startswith("The KDE dragons Katie and Konqi")
+    assert shown["blurhash"] == "USQv:h-W-qI-^,W;RPs=^-R%NZxbo#sDobSc"
+    original = shown["meta"]["original"]
+    assert (original["width"], original["height"], original["size"]) == (1500, 1095, "1500x1095")
+    assert original["aspect"] == pytest.approx(1500 / 1095)
+    assert shown["meta"]["focus"] == {"x": 0.0, "y": 0.0}
+
+
+async def test_a_peertube_video_is_its_playable_mp4_with_its_thumbnail(kith, peer, network):
+    scene, activity, outcome = await deliver(kith, peer, network, "peertube/objects/video.json")
+    assert outcome == "ok"
+    [shown] = await attachments_of(kith, scene.amy, await status_of(kith, activity))
+    assert shown["type"] == "video"
+    # Of the 1080p, 360p and 144p MP4s (and an HLS playlist, torrents), the 360p one.
+    assert shown["remote_url"].endswith("-360-fragmented.mp4")
+    assert shown["url"] == shown["remote_url"]
+    preview = move_to_peer(
+        "https://tilvids.com/lazy-static/previews/ef6088ee-c83a-4fcf-8be2-58db95ca5135.jpg"
+    )
+    assert shown["preview_url"] == shown["preview_remote_url"] == preview
+    assert shown["meta"]["original"]["size"] == "640x360"
+    assert shown["meta"]["original"]["duration"] == 1145
+
+
+LEMMY_IMAGE = "https://enterprise.lemmy.ml/pictrs/image/eOtYb9iEiB.png"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # The post link names the same file as `image`: it is that image.
+        ("lemmy/objects/page.json", [("image", LEMMY_IMAGE)]),
+        (
+            "lemmy/objects/page_image_and_link.json",
+            [("image", LEMMY_IMAGE), ("unknown", "https://example.com/some-article")],
+        ),
+    ],
+)
+async def test_lemmy_image_and_link_shapes(kith, peer, network, name, expected):
+    """Lemmy's `image` is an image; its post link (a Link with no media type) is not media."""
+    scene, activity, outcome = await deliver(kith, peer, network, name)
+    assert outcome == "ok"
+    shown = await attachments_of(kith, scene.amy, await status_of(kith, activity))
+    assert [(a["type"], a["remote_url"]) for a in shown] == [
+        (kind, move_to_peer(url)) for kind, url in expected
+    ]
+    assert [a["preview_url"] for a in shown if a["type"] == "unknown"] == [None] * (
+        len(expected) - 1
+    )
+
+
+async def test_a_lemmy_link_post_is_a_link_not_media(kith, peer, network):
+    name = "lemmy/activities/create_or_update/create_page.json"
+    scene, activity, _ = await deliver(kith, peer, network, name)
+    [shown] = await attachments_of(kith, scene.amy, await status_of(kith, activity))
+    assert shown["type"] == "unknown"
+    assert shown["remote_url"] == move_to_peer("https://lemmy.ml/pictrs/image/xl8W7FZfk9.jpg")
+
+
+async def test_a_mobilizon_event_banner(kith, peer, network):
+    scene, activity, _ = await deliver(kith, peer, network, "mobilizon/objects/event.json")
+    [shown] = await attachments_of(kith, scene.amy, await status_of(kith, activity))
+    assert (shown["type"], shown["description"]) == ("image", "Banner")
+    assert shown["remote_url"].startswith("http://rendezvous.nomagic.uk.test/")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "friendica/objects/note_1.json",
+        "pleroma/activities/create_note.json",
+        "mastodon/activities/create_note.json",
+    ],
+)
+async def test_posts_without_media_have_no_attachments(kith, peer, network, name):
+    scene, activity, outcome = await deliver(kith, peer, network, name)
+    assert outcome == "ok"
+    assert await attachments_of(kith, scene.amy, await status_of(kith, activity)) == []
+
+
+def test_every_corpus_post_with_media_is_covered_above():
+    """A new fixture with media must get a test here."""
+    covered = {
+        "mastodon/objects/note_2.json",
+        "peertube/objects/video.json",
+        "lemmy/objects/page.json",
+        "lemmy/objects/page_image_and_link.json",
+        "lemmy/activities/create_or_update/create_page.json",
+        "lemmy/activities/create_or_update/update_page.json",  # an edit of create_page
+        "mobilizon/objects/event.json",
+    }
+    with_media = set()
+    for path in FIXTURES.rglob("*.json"):
+        doc = json.loads(path.read_text())
+        post = doc.get("object") if isinstance(doc.get("object"), dict) else doc
+        if post.get("type") in ("Note", "Page", "Article", "Video", "Event") and (
+            post.get("attachment") or post.get("image") or post.get("type") == "Video"
+        ):
+            with_media.add(str(path.relative_to(FIXTURES)))
+    assert with_media == covered
+
+
+# -- reject_media ---------------------------------------------------------------------------------
+
+
+async def test_reject_media_on_the_files_host_drops_the_attachment(kith, peer, network):
+    """The author (floss.social) is not blocked; its media host (cdn.masto.host) is."""
+    await block_media(kith, "cdn.masto.host.test")
+    scene, activity, outcome = await deliver(kith, peer, network, "mastodon/objects/note_2.json")
+    assert outcome == "ok"
+    status = await status_of(kith, activity)
+    assert status is not None
+    assert await kith.pool.fetchval("SELECT count(*) FROM media_attachments") == 0
+    assert await attachments_of(kith, scene.amy, status) == []
+
+
+async def test_reject_media_on_the_authors_domain_drops_a_peertube_video(kith, peer, network):
+    await block_media(kith, "tilvids.com.test")
+    _, activity, outcome = await deliver(kith, peer, network, "peertube/objects/video.json")
+    assert outcome == "ok"
+    assert await status_of(kith, activity) is not None
+    assert await kith.pool.fetchval("SELECT count(*) FROM media_attachments") == 0
+
+
+async def test_reject_media_on_a_preview_host_keeps_the_file_without_its_preview(kith, peer):
+    amy, ana = await follower_of(kith, peer)
+    await block_media(kith, "thumbs.test")
+    attachment = {
+        "type": "Document",
+        "mediaType": "video/mp4",
+        "url": f"{peer.base_url}/files/clip.mp4",
+        "icon": {"type": "Image", "url": "http://thumbs.test/clip.jpg"},
+    }
+    status = await receive(kith, peer, ana, [attachment])
+    [shown] = await attachments_of(kith, amy, status)
+    assert shown["remote_url"] == f"{peer.base_url}/files/clip.mp4"
+    assert shown["preview_url"] is None and shown["preview_remote_url"] is None
+
+
+# -- remote_media: link and cache -----------------------------------------------------------------
+
+
+async def follower_of(kith: Instance, peer: Peer) -> tuple[Local, str]:
+    """Member amy, following the peer's actor ana (so ana's posts are kept)."""
+    amy = await make_local(kith, f"amy{uuid.uuid4().hex[:6]}")
+    ana = peer.actor()
+    account = await remote_accounts.resolve_actor(kith.federation, ana)
+    await follow_store.insert_follow(
+        kith.pool,
+        amy.account_id,
+        account["id"],
+        show_reblogs=True,
+        notify=False,
+        languages=None,
+        uri=None,
+    )
+    return amy, ana
+
+
+async def receive(kith: Instance, peer: Peer, actor: str, attachments: list[dict[str, Any]]) -> Any:
+    """Deliver a public Note by `actor` with `attachments`, run the queue; the stored status."""
+    note = {
+        "id": f"{actor}/notes/{uuid.uuid4()}",
+        "type": "Note",
+        "attributedTo": actor,
+        "content": "<p>look</p>",
+        "to": [PUBLIC],
+        "attachment": attachments,
+    }
+    status, body = await peer.deliver(kith, peer.activity("Create", note, actor=actor))
+    assert status == 202, body
+    await kith.drain()
+    return await kith.pool.fetchrow("SELECT * FROM statuses WHERE uri = $1", note["id"])
+
+
+def photo(peer: Peer, path: str = "/files/photo.jpg") -> dict[str, Any]:
+    return {
+        "type": "Document",
+        "mediaType": JPEG,
+        "url": f"{peer.base_url}{path}",
+        "name": "a red corner on blue",
+        "blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj",
+    }
+
+
+def serve_file(peer: Peer, path: str, body: bytes, content_type: str = JPEG) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    peer.server.routes[path] = handler
+
+
+def stored_files(kith: Instance) -> list[str]:
+    root = kith.federation.media.root  # type: ignore[union-attr]
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+async def cache_remote_media(kith: Instance) -> None:
+    """Switch the setting through the admin API, as an admin would."""
+    root = await admin_of(kith)
+    changed = await root.call("PUT", "/api/v1/admin/federation", json={"remote_media": "cache"})
+    assert changed["remote_media"] == "cache"
+
+
+async def test_with_link_nothing_is_fetched(kith, peer):
+    amy, ana = await follower_of(kith, peer)
+    serve_file(peer, "/files/photo.jpg", samples.jpeg_with_everything())
+    status = await receive(kith, peer, ana, [photo(peer)])
+    [shown] = await attachments_of(kith, amy, status)
+    assert shown["url"] == shown["remote_url"] == f"{peer.base_url}/files/photo.jpg"
+    assert peer.server.requests_to("/files/photo.jpg") == []
+    assert stored_files(kith) == []
+
+
+async def test_with_cache_the_served_copy_has_no_gps_and_keeps_the_remote_details(kith, peer):
+    await cache_remote_media(kith)
+    amy, ana = await follower_of(kith, peer)
+    original = samples.jpeg_with_everything()
+    assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)  # it has a position
+    serve_file(peer, "/files/photo.jpg", original)
+
+    status = await receive(kith, peer, ana, [photo(peer)])
+
+    assert len(peer.server.requests_to("/files/photo.jpg")) == 1
+    [shown] = await attachments_of(kith, amy, status)
+    assert shown["remote_url"] == f"{peer.base_url}/files/photo.jpg"
+    assert shown["url"].startswith(f"{kith.base_url}/media/")
+    assert shown["preview_url"].startswith(f"{kith.base_url}/media/")
+    assert shown["description"] == "a red corner on blue"
+    assert shown["meta"]["original"]["width"] == 300
+    for url in (shown["url"], shown["preview_url"]):
+        async with kith.client.get(url.removeprefix(kith.base_url)) as response:
+            assert response.status == 200
+            served = await response.read()
+        assert samples.SECRET not in served
+        image = Image.open(io.BytesIO(served))
+        assert not image.getexif().get_ifd(0x8825)
+        assert not image.getexif()
+    assert [n for n in stored_files(kith) if n.startswith("incoming/")] == []
+
+
+async def test_the_cli_switches_remote_media(tmp_path, db_dsn):
+    env = kith_env(tmp_path, KITH_DATABASE_URL=db_dsn)
+    code, out, err = await run_kith("federation", "remote-media", "cache", env=env)
+    assert code == 0, err
+    assert "remote media: cache" in out.splitlines()
+    code, out, err = await run_kith("federation", "remote-media", "sometimes", env=env)
+    assert code != 0 and "invalid choice" in err
+
+
+async def test_a_bad_remote_media_value_is_422(kith):
+    root = await admin_of(kith)
+    before = await root.get("/api/v1/admin/federation")
+    refused = await root.call(
+        "PUT", "/api/v1/admin/federation", expect=422, json={"remote_media": "copy"}
+    )
+    assert refused == {"error": "Validation failed: Remote media must be one of link, cache"}
+    assert await root.get("/api/v1/admin/federation") == before
+
+
+def _too_large(peer: Peer) -> Callable[[web.Request], Any]:
+    """A JPEG header, then more bytes than the image limit, sent without a Content-Length."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": JPEG})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(samples.jpeg_with_everything())
+        chunk = b"\0" * (1024 * 1024)
+        for _ in range(IMAGE_SIZE_LIMIT // len(chunk) + 1):
+            await response.write(chunk)
+        return response
+
+    return handler
+
+
+async def test_an_oversized_file_stays_linked_and_leaves_nothing_on_disk(kith, peer):
+    await cache_remote_media(kith)
+    amy, ana = await follower_of(kith, peer)
+    peer.server.routes["/files/huge.jpg"] = _too_large(peer)
+    status = await receive(kith, peer, ana, [photo(peer, "/files/huge.jpg")])
+    assert len(peer.server.requests_to("/files/huge.jpg")) == 1
+    [shown] = await attachments_of(kith, amy, status)
+    assert shown["url"] == shown["remote_url"] == f"{peer.base_url}/files/huge.jpg"
+    assert stored_files(kith) == []
+    assert await kith.pool.fetchval("SELECT count(*) FROM jobs WHERE queue = 'remote_media'") == 0
+
+
+async def test_a_redirect_to_a_reject_media_host_is_not_followed(kith, peer, network):
+    await cache_remote_media(kith)
+    amy, ana = await follower_of(kith, peer)
+    await block_media(kith, "cdn.test")
+    cdn = Peer(await RemoteServer("cdn.test").start(network.resolver))
+    try:
+        serve_file(cdn, "/photo.jpg", samples.jpeg_with_everything())
+
+        async def redirect(request: web.Request) -> web.Response:
+            return web.Response(status=302, headers={"Location": "http://cdn.test/photo.jpg"})
+
+        peer.server.routes["/files/moved.jpg"] = redirect
+        status = await receive(kith, peer, ana, [photo(peer, "/files/moved.jpg")])
+        assert len(peer.server.requests_to("/files/moved.jpg")) == 1
+        assert cdn.server.requests_to("/photo.jpg") == []
+        [shown] = await attachments_of(kith, amy, status)
+        assert shown["url"] == shown["remote_url"]
+        assert stored_files(kith) == []
+    finally:
+        await cdn.server.close()
+
+
+async def test_a_server_error_is_retried_later_and_the_file_stays_linked(kith, peer):
+    await cache_remote_media(kith)
+    amy, ana = await follower_of(kith, peer)
+
+    async def unavailable(request: web.Request) -> web.Response:
+        return web.Response(status=503)
+
+    peer.server.routes["/files/later.jpg"] = unavailable
+    status = await receive(kith, peer, ana, [photo(peer, "/files/later.jpg")])
+    job = await kith.pool.fetchrow("SELECT * FROM jobs WHERE queue = 'remote_media'")
+    assert job is not None and job["attempts"] == 1 and job["failed_at"] is None
+    [shown] = await attachments_of(kith, amy, status)
+    assert shown["url"] == shown["remote_url"]
+    assert stored_files(kith) == []
