@@ -201,3 +201,14 @@ async def test_mastodon_py_sets_an_avatar_that_the_actor_serves(live_server, tmp
             image = Image.open(io.BytesIO(await response.read()))
     assert image.size == (400, 400)
     assert not image.getexif()
+
+
+async def test_an_avatar_part_without_a_file_name_is_still_a_file(client, make_member):
+    alice = await make_member("alice")
+    with aiohttp.MultipartWriter("form-data") as body:
+        part = body.append(PHOTO, {"Content-Type": "image/jpeg"})
+        part.set_content_disposition("form-data", name="avatar")
+    assert "filename" not in part.headers["Content-Disposition"]
+    account = await api(client, alice, "PATCH", PATH, data=body)
+    avatar_name, _ = await image_names(client, alice.account_id)
+    assert avatar_name and account["avatar"].endswith(avatar_name)

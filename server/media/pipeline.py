@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -25,6 +26,9 @@ from storage.media_files import MediaStore
 __all__ = ["Processed", "Purpose", "StoredFile", "close_pool", "needs_background", "process"]
 
 MAX_WORKERS = 2
+# The workers (and the ffmpeg they start) yield the CPU to the web process: on a small machine
+# a burst of uploads then slows the uploads, not every other request.
+WORKER_NICENESS = 10
 # A worker is replaced after this many uploads, so a leak in a decoder cannot grow for ever.
 TASKS_PER_WORKER = 200
 
@@ -68,6 +72,10 @@ def _work(store: MediaStore, source: Path, kind: str, purpose: Purpose, moving: 
     return images.process_image(store, source, kind, purpose)
 
 
+def _start_worker() -> None:
+    os.nice(WORKER_NICENESS)
+
+
 def _get_pool() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
@@ -75,6 +83,7 @@ def _get_pool() -> ProcessPoolExecutor:
             max_workers=MAX_WORKERS,
             mp_context=multiprocessing.get_context("spawn"),
             max_tasks_per_child=TASKS_PER_WORKER,
+            initializer=_start_worker,
         )
     return _pool
 

@@ -79,8 +79,9 @@ async def receive_upload(
 
     A file may be at most `max_bytes` (413 naming the limit otherwise), the text fields together
     at most the JSON body limit. A file in a field not listed is refused (422), as is a field
-    sent twice. A request that is not multipart is read as usual: no files, its parameters in
-    `params` (a profile update may come as JSON).
+    sent twice; a listed field is a file even when the client gave it no file name. A request
+    that is not multipart is read as usual: no files, its parameters in `params` (a profile
+    update may come as JSON).
     """
     if request.content_type != "multipart/form-data":
         return Uploads(await read_params(request))
@@ -106,7 +107,7 @@ async def receive_upload(
                 break
             if not isinstance(part, BodyPartReader) or not part.name:
                 raise KithError(400, "Error occurred while parsing request parameters")
-            if part.filename is None:
+            if part.filename is None and part.name not in expected:
                 text_bytes, value = await _read_text(part, text_bytes)
                 _set_nested(data, part.name, value)
                 continue
