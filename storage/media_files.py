@@ -72,9 +72,6 @@ class MediaStore:
             with contextlib.suppress(FileNotFoundError):
                 self.path(name).unlink()
 
-    def exists(self, name: str) -> bool:
-        return self.path(name).is_file()
-
     def names_older_than(self, seconds: float) -> list[str]:
         """The store's files last written more than `seconds` ago (for the sweeper)."""
         cutoff = time.time() - seconds

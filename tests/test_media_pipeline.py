@@ -278,25 +278,27 @@ def test_a_corrupt_video_is_refused_and_leaves_nothing(tmp_path, store):
     assert stored_files(store) == []
 
 
-def test_without_ffmpeg_video_is_refused_saying_so(tmp_path, store):
+def test_without_ffmpeg_video_and_animations_are_refused_saying_so(tmp_path, store):
     """A real run with a PATH where ffmpeg is not, in a process of its own."""
-    source = samples.video(tmp_path / "clip.mp4")
+    clip = samples.video(tmp_path / "clip.mp4")
+    gif = upload(tmp_path, samples.animated_gif(), "funny.gif")
     script = (
         "import asyncio, sys\n"
         "from pathlib import Path\n"
         "from federation.errors import KithError\n"
         "from server.media import pipeline\n"
         "from storage.media_files import MediaStore\n"
-        "store, source = MediaStore(Path(sys.argv[1])), Path(sys.argv[2])\n"
-        "print(pipeline.needs_background(source, None))\n"
-        "try:\n"
-        "    asyncio.run(pipeline.process(store, source, 'attachment'))\n"
-        "except KithError as error:\n"
-        "    print(error.status, error.message)\n"
+        "store = MediaStore(Path(sys.argv[1]))\n"
+        "for source in map(Path, sys.argv[2:]):\n"
+        "    print(pipeline.needs_background(source, None))\n"
+        "    try:\n"
+        "        asyncio.run(pipeline.process(store, source, 'attachment'))\n"
+        "    except KithError as error:\n"
+        "        print(error.status, error.message)\n"
     )
     environment = dict(os.environ, PATH=str(Path(sys.executable).parent))
     result = subprocess.run(
-        [sys.executable, "-c", script, str(store.root), str(source)],
+        [sys.executable, "-c", script, str(store.root), str(clip), str(gif)],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -306,6 +308,9 @@ def test_without_ffmpeg_video_is_refused_saying_so(tmp_path, store):
     assert result.stdout.splitlines() == [
         "False",
         "422 Validation failed: video and audio need ffmpeg, which this server does not have",
+        "False",
+        "422 Validation failed: animated images become videos, which need ffmpeg, which this"
+        " server does not have",
     ]
     assert stored_files(store) == []
 

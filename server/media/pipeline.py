@@ -101,7 +101,7 @@ async def process(
     if kind not in IMAGE_KINDS and purpose != "attachment":
         raise KithError(422, f"Validation failed: the {purpose} must be an image")
     if moving and video.tools() is None:
-        raise KithError(422, video.NO_FFMPEG)
+        raise KithError(422, video.NO_FFMPEG_ANIMATED if kind in IMAGE_KINDS else video.NO_FFMPEG)
     loop = asyncio.get_running_loop()
     try:
         return await loop.run_in_executor(_get_pool(), _work, store, source, kind, purpose, moving)

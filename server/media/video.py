@@ -25,6 +25,10 @@ from server.media.processed import MediaRefused, Processed, StoredFile, dimensio
 from storage.media_files import MediaStore
 
 NO_FFMPEG = "Validation failed: video and audio need ffmpeg, which this server does not have"
+NO_FFMPEG_ANIMATED = (
+    "Validation failed: animated images become videos, which need ffmpeg, which this server "
+    "does not have"
+)
 # The longest any one ffmpeg run may take before the upload is refused.
 FFMPEG_TIMEOUT = 600
 THREADS = "2"
