@@ -168,6 +168,15 @@ async def lock_for_status(
     )
 
 
+async def delete_media(db: Executor, media_id: int) -> asyncpg.Record | None:
+    """Delete one attachment row; its file names, or None when it was gone."""
+    return await db.fetchrow(
+        "DELETE FROM media_attachments WHERE id = $1"
+        " RETURNING file_path, preview_path, upload_path",
+        media_id,
+    )
+
+
 async def set_status_media(db: Executor, status_id: int, media_ids: Sequence[int]) -> None:
     """Make `media_ids`, in this order, exactly the attachments of `status_id`: the others it
     had are detached (the clean-up job removes them a day after their upload)."""

@@ -420,3 +420,24 @@ async def test_the_clean_up_job_keeps_its_own_schedule(client):
         "SELECT run_at > now() AS later FROM jobs WHERE queue = $1", media_cleanup.QUEUE
     )
     assert [row["later"] for row in rows] == [True]
+
+
+async def test_an_unattached_upload_can_be_deleted_with_its_files(client, make_member):
+    alice, bob = await make_member("alice"), await make_member("bob")
+    pool = client.server.app[POOL]
+    loose = await upload(client, alice)
+    used = await upload(client, alice)
+    await api(client, alice, "POST", "/api/v1/statuses", json={"media_ids": [used["id"]]})
+    files_before = stored_files(client)
+
+    await api(client, bob, "DELETE", f"/api/v1/media/{loose['id']}", expect=404)
+    error = await api(client, alice, "DELETE", f"/api/v1/media/{used['id']}", expect=422)
+    assert error["error"] == "Media attachment is currently used by a status"
+    assert await api(client, alice, "DELETE", f"/api/v1/media/{loose['id']}") == {}
+
+    remaining = await pool.fetch("SELECT id FROM media_attachments")
+    assert [row["id"] for row in remaining] == [int(used["id"])]
+    gone = files_before - stored_files(client)
+    assert loose["url"].rsplit("/", 1)[1] in gone
+    assert used["url"].rsplit("/", 1)[1] not in gone
+    assert len(stored_files(client)) == len(files_before) - 2  # the original and its preview

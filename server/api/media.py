@@ -116,6 +116,16 @@ async def update(request: web.Request) -> web.Response:
     return json_response(render_attachment(row, request.app[URLS]))
 
 
+@routes.delete("/api/v1/media/{id}")
+@authenticated("write:media")
+async def delete(request: web.Request) -> web.Response:
+    """Discard an unattached upload (Mastodon 4.4): an empty object, as Mastodon answers."""
+    await media.delete(
+        request.app[POOL], _store(request), Actor.member(member_id(request)), path_id(request)
+    )
+    return json_response({})
+
+
 @routes.get("/media/{name}")
 async def serve(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]

@@ -43,6 +43,7 @@ TOO_MANY = f"Cannot attach more than {MAX_MEDIA_ATTACHMENTS} files"
 NOT_READY = "Cannot attach files that have not finished processing. Try again in a moment!"
 IMAGES_AND_VIDEO = "Cannot attach a video to a post that already contains images"
 AUDIO_OR_VIDEO = frozenset({"video", "audio"})
+IN_USE = "Media attachment is currently used by a status"
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,19 @@ async def update(
             focus=focus,
             set_focus=details.focus is not None,
         )
+
+
+async def delete(pool: asyncpg.Pool, store: MediaStore, actor: Actor, media_id: int) -> None:
+    """`actor` discards an upload not attached to a status, with its files (Mastodon 4.4)."""
+    async with pool.acquire() as conn, conn.transaction():
+        owned = await media_store.lock_for_status(conn, [media_id], actor.require_account())
+        if not owned:
+            raise not_found()
+        if owned[0]["attached_to"] is not None:
+            raise KithError(422, IN_USE)
+        names = await media_store.delete_media(conn, media_id)
+    if names is not None:
+        store.delete(names["file_path"], names["preview_path"], names["upload_path"])
 
 
 # -- attaching to statuses -------------------------------------------------------------------
