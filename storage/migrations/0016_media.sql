@@ -34,6 +34,8 @@ CREATE INDEX media_attachments_preview_idx ON media_attachments (preview_path)
     WHERE preview_path IS NOT NULL;
 CREATE INDEX media_attachments_upload_idx ON media_attachments (upload_path)
     WHERE upload_path IS NOT NULL;
+-- ... and deleted statuses by deletion time (a small index: only deleted statuses are in it).
+CREATE INDEX statuses_deleted_idx ON statuses (deleted_at) WHERE deleted_at IS NOT NULL;
 
 -- A local account's processed avatar and header (MediaStore names); `avatar_url` / `header_url`
 -- keep the full URL shown to everyone.
