@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 from PIL import Image
 
+from server.entities.accounts import DEFAULT_AVATAR, DEFAULT_HEADER
 from server.limits import AVATAR_SIZE_LIMIT
 from server.state import CONFIG, POOL
 from tests import media_samples as samples
@@ -212,3 +213,22 @@ async def test_an_avatar_part_without_a_file_name_is_still_a_file(client, make_m
     account = await api(client, alice, "PATCH", PATH, data=body)
     avatar_name, _ = await image_names(client, alice.account_id)
     assert avatar_name and account["avatar"].endswith(avatar_name)
+
+
+async def test_removing_the_avatar_brings_back_the_default_and_deletes_the_file(
+    client, make_member
+):
+    alice = await make_member("alice")
+    await api(client, alice, "PATCH", PATH, data=form(avatar=PHOTO, header=PHOTO))
+    avatar_name, header_name = await image_names(client, alice.account_id)
+    account = await api(client, alice, "DELETE", "/api/v1/profile/avatar")
+    assert account["avatar"].endswith(DEFAULT_AVATAR)
+    assert account["header"].endswith(header_name)
+    assert await image_names(client, alice.account_id) == (None, header_name)
+    assert files_in(media_dir(client)) == [header_name]
+    # Twice is no error.
+    await api(client, alice, "DELETE", "/api/v1/profile/avatar")
+    account = await api(client, alice, "DELETE", "/api/v1/profile/header")
+    assert account["header"].endswith(DEFAULT_HEADER)
+    assert files_in(media_dir(client)) == []
+    assert avatar_name not in account["avatar"]

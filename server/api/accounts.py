@@ -166,6 +166,21 @@ async def update_credentials(request: web.Request) -> web.Response:
     return json_response(await _credential_account(request))
 
 
+@routes.delete("/api/v1/profile/avatar")
+@routes.delete("/api/v1/profile/header")
+@authenticated("write:accounts")
+async def delete_profile_image(request: web.Request) -> web.Response:
+    """Mastodon 4.2's removal of the avatar or the header; answers the credential account."""
+    store = request.app[FEDERATION].media
+    if store is None:
+        raise KithError(503, "Media storage is not available")
+    purpose = request.path.rsplit("/", 1)[1]
+    await profiles.remove_image(
+        request.app[POOL], request.app[URLS], store, member_id(request), purpose
+    )
+    return json_response(await _credential_account(request))
+
+
 # -- relationships and follow requests -----------------------------------------------------------
 
 

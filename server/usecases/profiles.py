@@ -97,6 +97,24 @@ async def update_profile(
         await follows.authorize_all_follow_requests(pool, account_id)
 
 
+async def remove_image(
+    pool: asyncpg.Pool, urls: LocalUrls, store: MediaStore, account_id: int, purpose: str
+) -> None:
+    """Remove the member's avatar or header (`purpose`): the default one shows again, the
+    followers are told, the file goes once that is committed. Nothing to remove is no error."""
+    if purpose not in ("avatar", "header"):
+        raise ValueError(f"not a profile image: {purpose}")
+    async with pool.acquire() as conn, conn.transaction():
+        avatar, header = await account_images.lock_image_names(conn, account_id)
+        old = avatar if purpose == "avatar" else header
+        if old is None:
+            return
+        changes = {f"{purpose}_path": None, f"{purpose}_url": None}
+        await account_store.update_account(conn, account_id, changes)
+        await outbox.profile_updated(conn, urls, account_id)
+    store.delete(old)
+
+
 async def _process_images(
     store: MediaStore | None, update: ProfileUpdate
 ) -> dict[str, pipeline.StoredFile]:
