@@ -4,10 +4,13 @@ Mastodon sends it, and the receiving instance shows it as a remote attachment.""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from server.usecases.actors import Actor
+from server.usecases.status_edits import Revision, edit_status
 from tests.federation_harness import Instance
 from tests.test_federation_e2e import User, alice_follows_bob, find_in_home
 from tests.test_media_api import jpeg
@@ -87,3 +90,52 @@ async def test_an_edit_sends_the_new_attachments(network):
         ["second", "first"]
     ]
     await network.drain()
+
+
+@dataclass(frozen=True)
+class RemoteEdit:
+    """A remote author's edit as the inbox would make it, with only new attachments."""
+
+    attachments: list[dict[str, Any]]
+
+    async def revise(self, conn, urls, status) -> Revision:
+        return Revision(
+            content=status["content"],
+            text=status["text"],
+            spoiler_text=status["spoiler_text"],
+            sensitive=status["sensitive"],
+            language=status["language"],
+            attachments=self.attachments,
+        )
+
+
+def remote_attachment(url: str, description: str) -> dict[str, Any]:
+    return {"type": "image", "url": url, "description": description, "blurhash": None}
+
+
+async def test_a_remote_edit_replaces_or_redescribes_attachments(network):
+    alpha, beta, alice, bob, _ = await alice_follows_bob(network)
+    photo = await upload(bob, jpeg(), description="before")
+    posted = await bob.post("/api/v1/statuses", status="v1", media_ids=[photo["id"]])
+    await network.drain()
+    copy = await find_in_home(alice, posted["uri"])
+    [shown] = copy["media_attachments"]
+    author = Actor.remote(int(copy["account"]["id"]), None)
+
+    async def edit(attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        await edit_status(
+            alpha.pool, alpha.federation.urls, author, int(copy["id"]), RemoteEdit(attachments)
+        )
+        return (await find_in_home(alice, posted["uri"]))["media_attachments"]
+
+    # The same file: the same attachment, with the new alt text.
+    [same] = await edit([remote_attachment(photo["url"], "after")])
+    assert (same["id"], same["description"]) == (shown["id"], "after")
+    # Another file: a new attachment; the old one is detached for the clean-up job.
+    other = f"{beta.base_url}/media/{'x' * 32}.png"
+    [new] = await edit([remote_attachment(other, "another")])
+    assert new["id"] != shown["id"] and new["remote_url"] == other
+    detached = await alpha.pool.fetchval(
+        "SELECT status_id FROM media_attachments WHERE id = $1", int(shown["id"])
+    )
+    assert detached is None

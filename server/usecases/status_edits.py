@@ -30,6 +30,7 @@ from server.usecases.composition import compose
 from server.usecases.statuses import check_text, not_the_authors, valid_language
 from storage import media as media_store
 from storage import notifications as notification_store
+from storage import remote_statuses as remote_store
 from storage import status_edits as edit_store
 from storage import statuses as status_store
 from storage import tags as tag_store
@@ -53,6 +54,8 @@ class Revision:
     # they are), and new alt text or focal points for some of them.
     media_ids: Sequence[int] | None = None
     media_attributes: Sequence[media.Attributes] = ()
+    # A remote author's attachments (as `NewStatus.attachments`); None keeps them as they are.
+    attachments: Sequence[dict[str, Any]] | None = None
 
 
 class Reviser(Protocol):
@@ -96,6 +99,8 @@ async def edit_status(
                 revision.media_ids,
                 revision.media_attributes,
             )
+        if revision.attachments is not None:
+            await _replace_remote_attachments(conn, status, list(revision.attachments))
         edited = await edit_store.rewrite_status(
             conn,
             status_id=status_id,
@@ -153,6 +158,29 @@ class TypedEdit:
             media_ids=self.media_ids,
             media_attributes=self.media_attributes,
         )
+
+
+async def _replace_remote_attachments(
+    conn: Conn, status: asyncpg.Record, attachments: list[dict[str, Any]]
+) -> None:
+    """Give a remote status the attachments its edit lists. The same files in the same order
+    keep their rows (and any local copy), taking the new alt text and focal point; otherwise
+    the old ones are detached (the clean-up job removes them) and the new ones stored."""
+    current = await status_store.attachments_of(conn, [status["id"]])
+    if [row["remote_url"] for row in current] == [a["url"] for a in attachments]:
+        for row, given in zip(current, attachments, strict=True):
+            await media_store.describe(
+                conn,
+                row["id"],
+                description=given["description"],
+                set_description=True,
+                focus=given.get("focus"),
+                set_focus=True,
+            )
+        return
+    await media_store.set_status_media(conn, status["id"], [])
+    if attachments:
+        await remote_store.insert_media(conn, status["account_id"], status["id"], attachments)
 
 
 async def _update_mentions(
