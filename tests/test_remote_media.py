@@ -320,28 +320,42 @@ async def test_a_bad_remote_media_value_is_422(kith):
     assert await root.get("/api/v1/admin/federation") == before
 
 
-def _too_large(peer: Peer) -> Callable[[web.Request], Any]:
-    """A JPEG header, then more bytes than the image limit, sent without a Content-Length."""
+def too_large(*, declared: bool, sent: list[bool]) -> Callable[[web.Request], Any]:
+    """A JPEG, then 64 MB more than the image limit allows, with or without a Content-Length;
+    `sent` gets True if the whole body could be sent (nobody stopped reading)."""
+    chunk = b"\0" * (1024 * 1024)
+    head = samples.jpeg_with_everything()
+    chunks = IMAGE_SIZE_LIMIT // len(chunk) + 64
 
     async def handler(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": JPEG})
-        response.enable_chunked_encoding()
+        if declared:
+            response.content_length = len(head) + chunks * len(chunk)
+        else:
+            response.enable_chunked_encoding()
         await response.prepare(request)
-        await response.write(samples.jpeg_with_everything())
-        chunk = b"\0" * (1024 * 1024)
-        for _ in range(IMAGE_SIZE_LIMIT // len(chunk) + 1):
-            await response.write(chunk)
+        complete = False
+        try:  # a reader that stops makes a write fail, or the handler be cancelled
+            await response.write(head)
+            for _ in range(chunks):
+                await response.write(chunk)
+            complete = True
+        finally:
+            sent.append(complete)
         return response
 
     return handler
 
 
-async def test_an_oversized_file_stays_linked_and_leaves_nothing_on_disk(kith, peer):
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_an_oversized_file_stays_linked_and_leaves_nothing_on_disk(kith, peer, declared):
     await cache_remote_media(kith)
     amy, ana = await follower_of(kith, peer)
-    peer.server.routes["/files/huge.jpg"] = _too_large(peer)
+    sent: list[bool] = []
+    peer.server.routes["/files/huge.jpg"] = too_large(declared=declared, sent=sent)
     status = await receive(kith, peer, ana, [photo(peer, "/files/huge.jpg")])
     assert len(peer.server.requests_to("/files/huge.jpg")) == 1
+    assert sent == [False]  # Kith stopped reading at the limit
     [shown] = await attachments_of(kith, amy, status)
     assert shown["url"] == shown["remote_url"] == f"{peer.base_url}/files/huge.jpg"
     assert stored_files(kith) == []
