@@ -356,3 +356,44 @@ def test_a_bomb_is_refused_before_its_pixels_are_decoded(tmp_path, store):
     with pytest.raises(KithError) as refused:
         asyncio.run(pipeline.process(store, source, "attachment"))
     assert "image is too large to decode" in refused.value.message
+
+
+CONTAINERS = {
+    "webm": ("video", ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "lavfi",
+                       "-i", "sine", "-t", "1", "-c:v", "libvpx", "-c:a", "libopus"]),
+    "avi": ("video", ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "1"]),
+    "apng": ("gifv", ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=5", "-t", "1",
+                      "-plays", "0"]),
+    "wav": ("audio", ["-f", "lavfi", "-i", "sine", "-t", "1"]),
+    "flac": ("audio", ["-f", "lavfi", "-i", "sine", "-t", "1"]),
+    "mp3": ("audio", ["-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "libmp3lame"]),
+    "m4a": ("audio", ["-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "aac"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("extension", sorted(CONTAINERS))
+def test_other_containers_are_read(tmp_path, store, extension):
+    kind, arguments = CONTAINERS[extension]
+    source = samples.ffmpeg_sample(tmp_path / f"sample.{extension}", *arguments)
+    processed = asyncio.run(pipeline.process(store, source, "attachment"))
+    assert processed.type == kind
+    assert processed.original.content_type == ("audio/mpeg" if kind == "audio" else "video/mp4")
+
+
+def test_a_playlist_behind_an_mp3_header_reads_no_local_file(tmp_path, store):
+    """An ID3 tag in front of an HLS playlist naming a local video: ffmpeg left to guess skips
+    the tag, follows the playlist and encodes the local file (a way to leak a server's files);
+    with the sniffed kind's demuxer alone the upload is refused."""
+    private = samples.ffmpeg_sample(
+        tmp_path / "private.ts", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "1"
+    )
+    playlist = (
+        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-TARGETDURATION:10\n"
+        f"#EXTINF:10.0,\nfile://{private}\n#EXT-X-ENDLIST\n"
+    )
+    id3 = b"ID3\x04\x00\x00\x00\x00\x00\x00"  # an empty ID3v2.4 tag
+    source = upload(tmp_path, id3 + playlist.encode(), "song.mp3")
+    with pytest.raises(KithError) as refused:
+        asyncio.run(pipeline.process(store, source, "attachment"))
+    assert refused.value.status == 422
+    assert stored_files(store) == []

@@ -33,7 +33,7 @@ NO_FFMPEG_ANIMATED = (
 FFMPEG_TIMEOUT = 600
 THREADS = "2"
 # The one demuxer ffmpeg may use for each sniffed kind, and files only: never a playlist or a URL
-# that a crafted file names (ffmpeg's HLS demuxer reading local files is a known way to leak them).
+# that a crafted file names.
 DEMUXERS = {
     "mp4": "mov",
     "webm": "matroska",
@@ -71,7 +71,12 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[bytes]:
 
 
 def _input(kind: str, source: Path) -> list[str]:
-    return ["-protocol_whitelist", "file", "-f", DEMUXERS[kind], "-i", f"file:{source}"]
+    """Read `source` with its kind's demuxer alone: the format whitelist also binds the
+    demuxers a container would open inside itself (an AVI's subtitle stream holding an HLS
+    playlist is the classic way to make ffmpeg read other files)."""
+    demuxer = DEMUXERS[kind]
+    return ["-protocol_whitelist", "file", "-format_whitelist", demuxer, "-f", demuxer,
+            "-i", f"file:{source}"]  # fmt: skip
 
 
 def probe(ffprobe: str, kind: str, source: Path) -> dict[str, Any]:
