@@ -20,7 +20,7 @@ from PIL import Image
 
 from federation import remote_accounts
 from server.limits import IMAGE_SIZE_LIMIT
-from server.usecases import domain_blocks
+from server.usecases import domain_blocks, policies
 from storage import follows as follow_store
 from tests import media_samples as samples
 from tests.api import api
@@ -187,16 +187,42 @@ async def test_reject_media_on_the_authors_domain_drops_a_peertube_video(kith, p
 async def test_reject_media_on_a_preview_host_keeps_the_file_without_its_preview(kith, peer):
     amy, ana = await follower_of(kith, peer)
     await block_media(kith, "thumbs.test")
-    attachment = {
-        "type": "Document",
-        "mediaType": "video/mp4",
-        "url": f"{peer.base_url}/files/clip.mp4",
-        "icon": {"type": "Image", "url": "http://thumbs.test/clip.jpg"},
-    }
-    status = await receive(kith, peer, ana, [attachment])
-    [shown] = await attachments_of(kith, amy, status)
-    assert shown["remote_url"] == f"{peer.base_url}/files/clip.mp4"
-    assert shown["preview_url"] is None and shown["preview_remote_url"] is None
+
+    def clip(name: str, thumbnail_host: str) -> dict[str, Any]:
+        return {
+            "type": "Document",
+            "mediaType": "video/mp4",
+            "url": f"{peer.base_url}/files/{name}.mp4",
+            "icon": {"type": "Image", "url": f"http://{thumbnail_host}/{name}.jpg"},
+        }
+
+    status = await receive(kith, peer, ana, [clip("one", "thumbs.test"), clip("two", "ok.test")])
+    one, two = await attachments_of(kith, amy, status)
+    assert one["remote_url"] == f"{peer.base_url}/files/one.mp4"
+    assert one["preview_url"] is None and one["preview_remote_url"] is None
+    assert two["preview_url"] == two["preview_remote_url"] == "http://ok.test/two.jpg"
+
+
+async def test_media_removal_strips_a_peertube_video_but_keeps_its_page_link(kith, peer, network):
+    await policies.create_policy(
+        kith.pool, "media_removal", {"domains": ["tilvids.com.test"]}, actor_id=None
+    )
+    _, activity, outcome = await deliver(kith, peer, network, "peertube/objects/video.json")
+    assert outcome == "ok"
+    status = await status_of(kith, activity)
+    assert await kith.pool.fetchval("SELECT count(*) FROM media_attachments") == 0
+    page = move_to_peer("https://tilvids.com/videos/watch/e7946124-7b72-4ad7-9d22-844a84bb2de1")
+    assert page in status["content"]
+
+
+async def test_media_nsfw_marks_a_peertube_video_sensitive(kith, peer, network):
+    await policies.create_policy(
+        kith.pool, "media_nsfw", {"domains": ["tilvids.com.test"]}, actor_id=None
+    )
+    _, activity, _ = await deliver(kith, peer, network, "peertube/objects/video.json")
+    status = await status_of(kith, activity)
+    assert status["sensitive"] is True
+    assert await kith.pool.fetchval("SELECT count(*) FROM media_attachments") == 1
 
 
 # -- remote_media: link and cache -----------------------------------------------------------------
