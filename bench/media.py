@@ -25,6 +25,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from bench import seed
 from bench.common import (
+    PYTHON,
+    ROOT,
     Prepared,
     Report,
     _children,
@@ -96,6 +98,24 @@ async def _seed(dsn: str, base_url: str, statuses: int) -> seed.Member:
     return reader
 
 
+def upload_forever(url: str, authorization: str, path: str, clients: str = "4") -> None:
+    """Upload the file at `path` from `clients` clients without pause until killed; one line
+    on stdout per upload."""
+    data = Path(path).read_bytes()
+    headers = {"Authorization": authorization}
+
+    async def client(http: aiohttp.ClientSession) -> None:
+        while True:
+            await upload(http, url, headers, data)
+            print("uploaded", flush=True)
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as http:
+            await asyncio.gather(*(client(http) for _ in range(int(clients))))
+
+    asyncio.run(main())
+
+
 def _workers_rss_kb(pid: int) -> int:
     return sum(rss_kb(child) for child in _children(pid))
 
@@ -136,22 +156,23 @@ async def main(smoke: bool) -> None:
                     passed=per_upload < 1,
                 )
 
-                # 2. The timeline with and without uploads running.
+                # 2. The timeline with and without uploads running. The uploads come from
+                # another process: in this one they would slow the Python load generator.
                 quiet = await run_load(server.url, home, 8, seconds)
-                stop = asyncio.Event()
-                uploaded = 0
-
-                async def uploader() -> None:
-                    nonlocal uploaded
-                    while not stop.is_set():
-                        await upload(http, server.url, reader.headers, data)
-                        uploaded += 1
-
-                uploaders = [asyncio.create_task(uploader()) for _ in range(4)]
-                await asyncio.sleep(0.5)
+                photo_file = Path(tmp) / "photo.jpg"
+                photo_file.write_bytes(data)
+                token = reader.headers["Authorization"]
+                uploaders = await asyncio.create_subprocess_exec(
+                    PYTHON, "-c", "import sys; from bench.media import upload_forever;"
+                    " upload_forever(*sys.argv[1:])", server.url, token, str(photo_file),
+                    stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+                )  # fmt: skip
+                assert uploaders.stdout is not None
+                await uploaders.stdout.readline()  # they are under way
                 busy = await run_load(server.url, home, 8, seconds)
-                stop.set()
-                await asyncio.gather(*uploaders)
+                uploaders.terminate()
+                output, _ = await uploaders.communicate()
+                uploaded = output.count(b"\n")  # finished during the load
                 report.figure(
                     "home timeline p99, 8 conns, while 4 clients upload",
                     busy.p99_ms,
