@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from federation.errors import KithError
-from server.limits import IMAGE_MATRIX_LIMIT
+from server.limits import IMAGE_DECODE_PIXEL_LIMIT, IMAGE_MATRIX_LIMIT
 from server.media import pipeline
 from storage.media_files import MediaStore
 from tests import media_samples as samples
@@ -190,7 +190,10 @@ def test_decompression_bombs_are_refused_from_the_header(tmp_path, store, size):
     with pytest.raises(KithError) as refused:
         asyncio.run(pipeline.process(store, source, "attachment"))
     assert refused.value.status == 422
-    assert "image is too large to decode" in refused.value.message
+    assert refused.value.message == (
+        f"Validation failed: image is too large to decode ({size[0] * size[1]:,} pixels;"
+        f" at most {IMAGE_DECODE_PIXEL_LIMIT:,} pixels)"
+    )
     assert stored_files(store) == []
 
 

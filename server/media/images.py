@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,15 +106,22 @@ def open_image(
             # A plain image of the pixels alone (what convert and resize return): nothing the
             # file's decoder carried (EXIF, XMP, comments, text chunks) comes along.
             clean = decoded.copy() if decoded is image else decoded
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise MediaRefused(
-            f"Validation failed: image is too large to decode (at most "
-            f"{IMAGE_DECODE_PIXEL_LIMIT:,} pixels)"
-        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as bomb:
+        raise MediaRefused(_too_large(bomb)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError):
         raise MediaRefused("Validation failed: the image file is corrupt or truncated") from None
     clean.info = {"icc_profile": icc} if icc else {}
     return clean
+
+
+def _too_large(bomb: Exception) -> str:
+    """Pillow's refusal, in our words: its message names the image's pixel count."""
+    found = re.search(r"\((\d+) pixels\)", str(bomb))
+    size = f"{int(found.group(1)):,} pixels; " if found else ""
+    return (
+        f"Validation failed: image is too large to decode ({size}at most "
+        f"{IMAGE_DECODE_PIXEL_LIMIT:,} pixels)"
+    )
 
 
 def _encode(image: Image.Image, lossless: bool) -> tuple[bytes, str, str]:
