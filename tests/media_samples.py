@@ -84,6 +84,12 @@ def heic_with_metadata() -> bytes:
     return buffer.getvalue()
 
 
+def avif_with_metadata() -> bytes:
+    buffer = io.BytesIO()
+    picture().save(buffer, format="AVIF", exif=exif().tobytes(), xmp=XMP)
+    return buffer.getvalue()
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     body = kind + data
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))

@@ -90,9 +90,10 @@ def test_a_jpeg_loses_gps_exif_xmp_iptc_and_its_comment(tmp_path, store):
         (samples.png_with_text, "text.png"),
         (samples.webp_with_metadata, "photo.webp"),
         (samples.heic_with_metadata, "photo.heic"),
+        (samples.avif_with_metadata, "photo.avif"),
     ],
 )
-def test_png_text_webp_and_heic_metadata_are_dropped(tmp_path, store, make, name):
+def test_png_text_webp_heic_and_avif_metadata_are_dropped(tmp_path, store, make, name):
     data = make()
     assert data.count(samples.SECRET) >= 1
     processed = asyncio.run(pipeline.process(store, upload(tmp_path, data, name), "attachment"))
