@@ -245,17 +245,26 @@ async def follower_of(kith: Instance, peer: Peer) -> tuple[Local, str]:
     return amy, ana
 
 
-async def receive(kith: Instance, peer: Peer, actor: str, attachments: list[dict[str, Any]]) -> Any:
-    """Deliver a public Note by `actor` with `attachments`, run the queue; the stored status."""
+async def receive(
+    kith: Instance,
+    peer: Peer,
+    actor: str,
+    attachments: list[dict[str, Any]],
+    *,
+    edit_of: Any = None,
+) -> Any:
+    """Deliver a public Note by `actor` with `attachments` (an Update of status `edit_of`'s
+    post when given), run the queue; the stored status."""
     note = {
-        "id": f"{actor}/notes/{uuid.uuid4()}",
+        "id": edit_of["uri"] if edit_of is not None else f"{actor}/notes/{uuid.uuid4()}",
         "type": "Note",
         "attributedTo": actor,
-        "content": "<p>look</p>",
+        "content": "<p>look</p>" if edit_of is None else "<p>look again</p>",
         "to": [PUBLIC],
         "attachment": attachments,
     }
-    status, body = await peer.deliver(kith, peer.activity("Create", note, actor=actor))
+    kind = "Create" if edit_of is None else "Update"
+    status, body = await peer.deliver(kith, peer.activity(kind, note, actor=actor))
     assert status == 202, body
     await kith.drain()
     return await kith.pool.fetchrow("SELECT * FROM statuses WHERE uri = $1", note["id"])
@@ -424,3 +433,25 @@ async def test_a_server_error_is_retried_later_and_the_file_stays_linked(kith, p
     [shown] = await attachments_of(kith, amy, status)
     assert shown["url"] == shown["remote_url"]
     assert stored_files(kith) == []
+
+
+async def test_a_remote_edit_redescribes_or_replaces_attachments_and_caches_new_files(kith, peer):
+    await cache_remote_media(kith)
+    amy, ana = await follower_of(kith, peer)
+    serve_file(peer, "/files/photo.jpg", samples.jpeg_with_everything())
+    serve_file(peer, "/files/other.jpg", samples.jpeg_with_everything())
+    status = await receive(kith, peer, ana, [photo(peer)])
+    [before] = await attachments_of(kith, amy, status)
+
+    redescribed = {**photo(peer), "name": "now with a better description"}
+    status = await receive(kith, peer, ana, [redescribed], edit_of=status)
+    [after] = await attachments_of(kith, amy, status)
+    assert (after["id"], after["url"]) == (before["id"], before["url"])  # the same local copy
+    assert after["description"] == "now with a better description"
+    assert len(peer.server.requests_to("/files/photo.jpg")) == 1  # not fetched again
+
+    status = await receive(kith, peer, ana, [photo(peer, "/files/other.jpg")], edit_of=status)
+    [replaced] = await attachments_of(kith, amy, status)
+    assert replaced["id"] != before["id"]
+    assert replaced["remote_url"] == f"{peer.base_url}/files/other.jpg"
+    assert replaced["url"].startswith(f"{kith.base_url}/media/")

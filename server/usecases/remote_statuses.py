@@ -106,7 +106,8 @@ class Delivered:
         )
 
     async def revise(self, conn: Conn, urls: LocalUrls, status: asyncpg.Record) -> Revision:
-        """The edited post; without a language, the status keeps its own."""
+        """The edited post; without a language, the status keeps its own. Its attachments
+        replace the status's (the same files keep their rows, see `status_edits`)."""
         note = self.note
         named, silent = await self._mentions(conn)
         return Revision(
@@ -118,6 +119,7 @@ class Delivered:
             mentioned_ids=[account["id"] for account in named],
             silent_ids=silent,
             tags=note.hashtags,
+            attachments=await remote_media.kept_attachments(conn, note.attachments),
         )
 
     async def _mentions(self, conn: Conn) -> tuple[list[asyncpg.Record], list[int]]:
