@@ -19,6 +19,7 @@ from aiohttp import web
 from PIL import Image
 
 from federation import remote_accounts
+from federation.parse.notes import parse_note
 from server.limits import IMAGE_SIZE_LIMIT
 from server.usecases import domain_blocks, policies
 from storage import follows as follow_store
@@ -455,3 +456,65 @@ async def test_a_remote_edit_redescribes_or_replaces_attachments_and_caches_new_
     assert replaced["id"] != before["id"]
     assert replaced["remote_url"] == f"{peer.base_url}/files/other.jpg"
     assert replaced["url"].startswith(f"{kith.base_url}/media/")
+
+
+# -- shapes beyond the corpus (parsing only) ------------------------------------------------------
+
+
+def note_with(*attachments: Any, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": "https://a.example/notes/1",
+        "type": "Note",
+        "attributedTo": "https://a.example/users/ana",
+        "content": "<p>hi</p>",
+        "attachment": list(attachments),
+        **fields,
+    }
+
+
+def test_url_as_a_link_object_or_a_list_of_links():
+    link = {"type": "Link", "href": "https://a.example/a.png", "mediaType": "image/png"}
+    playable = [
+        {"type": "Link", "href": "https://a.example/page", "mediaType": "text/html"},
+        {"type": "Link", "href": "https://a.example/v.webm", "mediaType": "video/webm"},
+        {
+            "type": "Link",
+            "href": "https://a.example/v.mp4",
+            "mediaType": "video/mp4",
+            "height": 480,
+        },
+    ]
+    first, second = parse_note(
+        note_with({"type": "Image", "url": link}, {"type": "Document", "url": playable})
+    ).attachments
+    assert (first.url, first.type, first.media_type) == (link["href"], "image", "image/png")
+    assert (second.url, second.type, second.height) == ("https://a.example/v.mp4", "video", 480)
+
+
+def test_bad_values_are_left_out_not_trusted():
+    attachment = {
+        "type": "Document",
+        "mediaType": "image/jpeg",
+        "url": "https://a.example/a.jpg",
+        "focalPoint": [3, 0],  # outside [-1, 1]
+        "width": -5,
+        "height": "tall",
+        "blurhash": 42,
+        "name": "x" * 5000,
+    }
+    [parsed] = parse_note(
+        note_with(attachment, {"type": "Document", "url": "javascript:alert(1)"})
+    ).attachments
+    assert parsed.focus is None and parsed.width is None and parsed.height is None
+    assert parsed.blurhash is None and len(parsed.description or "") == 1500
+
+
+def test_at_most_twenty_attachments_are_kept():
+    many = [{"type": "Image", "url": f"https://a.example/{i}.png"} for i in range(30)]
+    assert len(parse_note(note_with(*many)).attachments) == 20
+
+
+def test_a_note_s_image_field_is_not_an_attachment():
+    """Only titled posts (Lemmy's Page) carry their picture in `image`."""
+    doc = note_with(image={"type": "Image", "url": "https://a.example/a.png"})
+    assert parse_note(doc).attachments == []
