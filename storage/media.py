@@ -280,18 +280,33 @@ async def unreferenced(db: Executor, names: Sequence[str]) -> list[str]:
 async def schedule_cleanup(
     db: Executor, queue: str, delay_seconds: float, current: int | None = None
 ) -> None:
-    """Queue the next clean-up run `delay_seconds` from now, unless one is queued already
-    (other than `current`, the job calling this). Call it in a transaction: the lock keeps two
-    workers starting at once from queueing two."""
+    """Queue a clean-up run `delay_seconds` from now unless one is waiting already (claimed
+    jobs, such as `current`, the run calling this, do not count). Call it in a transaction:
+    the lock makes two simultaneous callers queue one run, so two chains merge into one."""
     await db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", queue)
     await db.execute(
         """
         INSERT INTO jobs (queue, payload, run_at)
         SELECT $1, '{}'::jsonb, now() + make_interval(secs => $2)
         WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE queue = $1 AND failed_at IS NULL
-                          AND id IS DISTINCT FROM $3)
+                          AND id IS DISTINCT FROM $3
+                          AND (locked_until IS NULL OR locked_until < now()))
         """,
         queue,
         delay_seconds,
         current,
+    )
+
+
+async def has_local_files(db: Executor) -> bool:
+    """Whether any row names a file in the MediaStore (so the clean-up has work to watch)."""
+    return bool(
+        await db.fetchval(
+            """
+            SELECT EXISTS (SELECT 1 FROM media_attachments
+                           WHERE file_path IS NOT NULL OR upload_path IS NOT NULL)
+                OR EXISTS (SELECT 1 FROM accounts
+                           WHERE avatar_path IS NOT NULL OR header_path IS NOT NULL)
+            """
+        )
     )

@@ -405,21 +405,25 @@ async def test_the_clean_up_job_removes_stale_media_and_nothing_else(client, mak
         assert response.status == 200
 
 
-async def test_the_clean_up_job_keeps_its_own_schedule(client):
-    app = client.server.app
-    pool = app[POOL]
+async def test_the_clean_up_job_starts_with_the_first_upload_and_keeps_going(client, make_member):
+    alice = await make_member("alice")
+    pool = client.server.app[POOL]
+
+    async def waiting() -> list[bool]:
+        rows = await pool.fetch(
+            "SELECT run_at > now() AS later FROM jobs WHERE queue = $1", media_cleanup.QUEUE
+        )
+        return [row["later"] for row in rows]
+
+    await media_cleanup.ensure_scheduled(pool)  # a worker starting: no media, no job
+    assert await waiting() == []
+    await upload(client, alice)
+    await upload(client, alice)
     await media_cleanup.ensure_scheduled(pool)
-    await media_cleanup.ensure_scheduled(pool)
-    rows = await pool.fetch(
-        "SELECT id, run_at > now() AS later FROM jobs WHERE queue = $1", media_cleanup.QUEUE
-    )
-    assert len(rows) == 1 and rows[0]["later"]
+    assert await waiting() == [True]  # one run, an interval from now
     await pool.execute("UPDATE jobs SET run_at = now() WHERE queue = $1", media_cleanup.QUEUE)
     assert await drain(client) == 1
-    rows = await pool.fetch(
-        "SELECT run_at > now() AS later FROM jobs WHERE queue = $1", media_cleanup.QUEUE
-    )
-    assert [row["later"] for row in rows] == [True]
+    assert await waiting() == [True]  # the run queued the next one
 
 
 async def test_an_unattached_upload_can_be_deleted_with_its_files(client, make_member):

@@ -1,6 +1,7 @@
 """A member's media uploads: receiving, processing (now or in a job), describing, attaching.
 
-An upload becomes a `media_attachments` row owned by its uploader and attached to no status.
+An upload becomes a `media_attachments` row owned by its uploader and attached to no status
+(and makes sure the clean-up job will remove it if it stays so).
 Images are processed while the request waits; video and audio (`pipeline.needs_background`)
 may be processed by the `media_process` job instead, the row 'pending' meanwhile, and the
 stored upload kept in the MediaStore under a name that is never served (extension `part`).
@@ -25,6 +26,7 @@ from federation.context import Federation
 from federation.errors import KithError, not_found
 from server.limits import MAX_MEDIA_ATTACHMENTS, MEDIA_DESCRIPTION_LIMIT
 from server.media import pipeline
+from server.usecases import media_cleanup
 from server.usecases.actors import Actor
 from storage import jobs
 from storage import media as media_store
@@ -109,9 +111,11 @@ async def upload(
         )
     processed = await pipeline.process(store, source, "attachment", declared_type)
     try:
-        row = await media_store.insert_upload(
-            pool, account_id, description=description, focus=focus, **_fields(processed)
-        )
+        async with pool.acquire() as conn, conn.transaction():
+            row = await media_store.insert_upload(
+                conn, account_id, description=description, focus=focus, **_fields(processed)
+            )
+            await media_cleanup.schedule_first(conn)
     except BaseException:
         _delete_files(store, processed)
         raise
@@ -143,6 +147,7 @@ async def _queue(
                 upload_path=name,
             )
             await jobs.enqueue(conn, PROCESS_QUEUE, {"media_id": row["id"]})
+            await media_cleanup.schedule_first(conn)
     except BaseException:
         store.delete(name)
         raise

@@ -8,8 +8,9 @@ Every hour the `media_cleanup` job removes
 - partial uploads left in the store's `incoming/` folder by a crash.
 
 The day's margin also keeps it away from files being made right now. The schedule is a chain:
-each run first queues the next, so a run that fails does not stop the chain;
-`ensure_scheduled` starts it when a worker starts.
+each run first queues the next, so a run that fails does not stop the chain. An upload starts
+it (`schedule_first`, in the upload's transaction), and so does a worker starting on a database
+with files to look after (`ensure_scheduled`): a server without media has no job waiting.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncpg
 
 from federation.context import Federation
 from storage import media as media_store
+from storage.db import Conn
 from storage.job_handlers import PermanentFailure, Registry, current_claim
 from storage.media_files import MediaStore
 
@@ -42,9 +44,16 @@ class Swept:
 
 
 async def ensure_scheduled(pool: asyncpg.Pool) -> None:
-    """Queue the first run (an interval from now) unless the chain is running already."""
+    """Start the chain when some row names a local file and no run is waiting."""
+    if not await media_store.has_local_files(pool):
+        return
     async with pool.acquire() as conn, conn.transaction():
-        await media_store.schedule_cleanup(conn, QUEUE, INTERVAL_SECONDS)
+        await schedule_first(conn)
+
+
+async def schedule_first(conn: Conn) -> None:
+    """Queue a run an interval from now unless one is waiting (in the caller's transaction)."""
+    await media_store.schedule_cleanup(conn, QUEUE, INTERVAL_SECONDS)
 
 
 async def sweep(pool: asyncpg.Pool, store: MediaStore, keep_seconds: float = KEEP_SECONDS) -> Swept:
