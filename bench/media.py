@@ -124,7 +124,7 @@ async def main(smoke: bool) -> None:
     report = Report("media", smoke=smoke)
     announce_tool(report)
     width, height = (1200, 900) if smoke else (4000, 3000)
-    rounds, burst, seconds = (2, 3, 1.0) if smoke else (8, 20, 8.0)
+    rounds, burst, seconds = (1, 3, 0.5) if smoke else (8, 20, 8.0)
     data = photo(width, height)
     report.note(f"photo: {width}x{height} JPEG with EXIF, {len(data) / 1e6:.1f} MB")
     with (
@@ -133,7 +133,7 @@ async def main(smoke: bool) -> None:
     ):
         dsn = await db.fresh("bench_media")
         port = free_port()
-        reader = await _seed(dsn, f"http://127.0.0.1:{port}", 2_000 if smoke else 20_000)
+        reader = await _seed(dsn, f"http://127.0.0.1:{port}", 200 if smoke else 20_000)
         with kith_server(dsn, worker=False, data_dir=Path(tmp), port=port) as server:
             pid = server.process.pid
             home = [Prepared("GET", "/api/v1/timelines/home", reader.headers)]
