@@ -10,13 +10,28 @@ PEER_STAMP := $(PEER)/node_modules/.installed
 MEGALODON := tests/megalodon_client
 MEGALODON_STAMP := $(MEGALODON)/node_modules/.installed
 
-.PHONY: run test lint format clean bench
+.PHONY: run test lint format clean bench tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# System tools from Debian: ffmpeg (and ffprobe) process video and audio uploads. Installed when
+# missing, so a fresh machine and CI get them from `make test` or `make run` alone; without apt-get
+# (or root) the server still runs and answers video and audio uploads with a 422 saying so.
+tools:
+	@if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "make: installing ffmpeg (apt-get)" >&2; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+				&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null \
+				|| echo "make: apt-get install ffmpeg failed; video and audio uploads will be refused" >&2; \
+		else \
+			echo "make: ffmpeg is missing (apt-get install ffmpeg); video and audio uploads will be refused" >&2; \
+		fi; \
+	fi
 
 # Without npm, or when the install fails, the suite still runs and the interop test fails
 # saying what is missing.
@@ -46,14 +61,14 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run_all
 
-run: $(STAMP)
+run: $(STAMP) tools
 	$(BIN)/kith serve
 
 # The type checker first (its settings and folders are pyproject.toml's [tool.mypy]): a type
 # error fails the run before the suite starts. The suite runs in two processes (pytest-xdist),
 # each with its own embedded PostgreSQL: most of a test's time is spent waiting (subprocesses,
 # sockets, the database), so two halve the run on this 2-core machine (6.5 -> 3.4 min).
-test: $(STAMP) $(PEER_STAMP) $(MEGALODON_STAMP)
+test: $(STAMP) $(PEER_STAMP) $(MEGALODON_STAMP) tools
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n 2
 

@@ -15,7 +15,7 @@ import time
 
 from bench.common import RESULTS, ROOT
 
-BENCHMARKS = ["references", "inbox", "timelines", "fanout", "memory", "sigkill"]
+BENCHMARKS = ["references", "inbox", "timelines", "fanout", "memory", "sigkill", "media"]
 PROFILED = ("inbox", "timelines")
 PLOTS = ROOT / "docs" / "bench"
 

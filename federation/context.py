@@ -16,6 +16,7 @@ from aiohttp import web
 from federation.gate import GateCache
 from federation.keycache import KeyCache
 from federation.urls import LocalUrls
+from storage.media_files import MediaStore
 
 
 @dataclass
@@ -30,6 +31,8 @@ class Federation:
     # The gate's decisions, for the inbox's hot path; caches only while the web process listens
     # for block changes (`server/app.py`).
     gate: GateCache = field(default_factory=GateCache)
+    # The process's media files (`config.media_dir`), for jobs that store or remove media.
+    media: MediaStore | None = None
 
 
 # The application key under which the composition root stores the process's Federation. It is

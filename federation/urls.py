@@ -45,5 +45,9 @@ class LocalUrls:
     def tag(self, name: str) -> str:
         return f"{self.base_url}/tags/{name}"
 
+    def media(self, name: str) -> str:
+        """A MediaStore file as Kith serves it."""
+        return f"{self.base_url}/media/{name}"
+
     def activity(self, username: str, kind: str, object_id: int) -> str:
         return f"{self.actor(username)}/{kind}/{object_id}"

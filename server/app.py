@@ -2,8 +2,8 @@
 
 The parts come from the composition root (`server/composition.py`); here they are tied to the
 application's lifetime as `cleanup_ctx` generators (the database pool, the federation context,
-the background worker), so that nothing is created at import time and tests can build as many
-independent apps as they like.
+the background worker, the media pipeline's processes), so that nothing is created at import
+time and tests can build as many independent apps as they like.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from server.api import (
     followers,
     instance,
     invites,
+    media,
     notifications,
     oauth,
     reports,
@@ -48,6 +49,7 @@ from server.config import Config
 from server.cors import cors_middleware
 from server.errors import error_middleware
 from server.jobs import worker
+from server.media import pipeline
 from server.state import CONFIG, FEDERATION, POOL, URLS
 from server.streaming.hub import install as install_streaming
 from server.trailing_slash import trailing_slash_middleware
@@ -67,6 +69,13 @@ def _database_context(dsn: str, pool_size: int) -> Callable[[web.Application], A
             yield
 
     return database
+
+
+async def _media_pool(app: web.Application) -> AsyncIterator[None]:
+    """The media pipeline's worker processes start with the first upload and stop with the app
+    (after the in-process worker, whose media jobs use them)."""
+    yield
+    await pipeline.close_pool()
 
 
 def _federation_context(
@@ -106,6 +115,7 @@ def create_app(
         worker_contexts.append(worker.worker_context)
     app.cleanup_ctx.append(_database_context(dsn, pool_size))
     app.cleanup_ctx.append(_federation_context(resolver))
+    app.cleanup_ctx.append(_media_pool)
     install_streaming(app, dsn)
     app.cleanup_ctx.extend(worker_contexts)
     for module in (
@@ -115,6 +125,7 @@ def create_app(
         blocks,
         statuses,
         status_edits,
+        media,
         search,
         timelines,
         notifications,

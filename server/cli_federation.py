@@ -1,4 +1,4 @@
-"""`kith federation show|mode|authorized-fetch` and `kith domain-allow add|remove|list`.
+"""`kith federation show|mode|authorized-fetch|remote-media`, `kith domain-allow add|remove|list`.
 
 Every change goes through `server.usecases` (`federation_settings`, `domain_blocks`), so it
 has the same effects and audit entries as one made through the admin API (actor none, reason
@@ -40,6 +40,10 @@ def add_commands(subparsers: Any) -> None:
         "authorized-fetch", help="require signed requests for ActivityPub documents"
     )
     fetch.add_argument("state", choices=("on", "off"))
+    media = commands.add_parser(
+        "remote-media", help="show remote attachments from their origin, or cache them here"
+    )
+    media.add_argument("remote_media", choices=service.REMOTE_MEDIA_MODES)
 
     allow = subparsers.add_parser("domain-allow", help="manage the domains allowlist mode admits")
     allow_commands = allow.add_subparsers(dest="allow_command", required=True)
@@ -69,6 +73,10 @@ async def _federation(pool: asyncpg.Pool, args: argparse.Namespace) -> None:
         settings = await service.change(
             pool, authorized_fetch=args.state == "on", actor_id=None, reason=REASON
         )
+    elif args.federation_command == "remote-media":
+        settings = await service.change(
+            pool, remote_media=args.remote_media, actor_id=None, reason=REASON
+        )
     else:
         settings = await service.current(pool)
     _show(settings)
@@ -81,6 +89,7 @@ def _show(settings: service.FederationSettings) -> None:
     print(f"mode: {settings.mode}")
     print(f"authorized fetch: {fetch}")
     print(f"allowed domains: {settings.allows}")
+    print(f"remote media: {settings.remote_media}")
     if settings.mode == "allowlist" and settings.allows == 0:
         print(CUT_OFF, file=sys.stderr)
 

@@ -23,6 +23,7 @@ from federation.urls import LocalUrls
 from server.config import VERSION, Config
 from storage.db import connect, create_pool
 from storage.embedded import start_embedded
+from storage.media_files import MediaStore
 from storage.migrate import migrate
 
 
@@ -79,7 +80,11 @@ async def open_federation(
         resolver=resolver,
     ) as http:
         federation = Federation(
-            pool=pool, urls=urls, http=http, allow_private_addresses=config.allow_private_addresses
+            pool=pool,
+            urls=urls,
+            http=http,
+            allow_private_addresses=config.allow_private_addresses,
+            media=MediaStore(config.media_dir),
         )
         if not listen_to_gate:
             yield federation

@@ -11,8 +11,12 @@ from typing import Any
 
 import asyncpg
 
+from storage import jobs
 from storage.db import Executor
 from storage.statuses import STATUS_COLUMNS
+
+# The job queue that copies remote media here (`server/usecases/remote_media.py` runs it).
+CACHE_QUEUE = "remote_media"
 
 
 async def get_status_by_uri(db: Executor, uri: str) -> asyncpg.Record | None:
@@ -44,18 +48,86 @@ async def insert_remote_status(db: Executor, values: dict[str, Any]) -> asyncpg.
 
 async def insert_media(
     db: Executor, account_id: int, status_id: int, attachments: list[dict[str, Any]]
-) -> None:
-    """Remote attachments, by URL (Kith does not copy remote media)."""
-    await db.executemany(
+) -> list[int]:
+    """Remote attachments, linked by URL; return their ids in order. Each one marked `cache`
+    also gets a job (queue `CACHE_QUEUE`) that copies its file here."""
+    ids = []
+    for position, a in enumerate(attachments):
+        focus = a.get("focus") or (None, None)
+        ids.append(
+            await db.fetchval(
+                """
+                INSERT INTO media_attachments (account_id, status_id, type, remote_url,
+                    remote_preview_url, content_type, description, blurhash, meta, focus_x,
+                    focus_y, position)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                RETURNING id
+                """,
+                account_id,
+                status_id,
+                a["type"],
+                a["url"],
+                a.get("preview_url"),
+                a.get("content_type"),
+                a["description"],
+                a["blurhash"],
+                a.get("meta") or {},
+                focus[0],
+                focus[1],
+                position,
+            )
+        )
+    cached = [{"media_id": i} for i, a in zip(ids, attachments, strict=True) if a.get("cache")]
+    if cached:
+        await jobs.enqueue_many(db, CACHE_QUEUE, cached)
+    return ids
+
+
+async def media_to_cache(db: Executor, media_id: int) -> asyncpg.Record | None:
+    """A remote attachment still only linked, of a status not deleted; None otherwise."""
+    return await db.fetchrow(
         """
-        INSERT INTO media_attachments (account_id, status_id, type, remote_url, description,
-                                       blurhash, position)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        SELECT m.id, m.type, m.remote_url, m.content_type
+        FROM media_attachments m JOIN statuses s ON s.id = m.status_id
+        WHERE m.id = $1 AND m.file_path IS NULL AND m.remote_url IS NOT NULL
+          AND s.deleted_at IS NULL
         """,
-        [
-            (account_id, status_id, a["type"], a["url"], a["description"], a["blurhash"], i)
-            for i, a in enumerate(attachments)
-        ],
+        media_id,
+    )
+
+
+async def set_cached(
+    db: Executor,
+    media_id: int,
+    *,
+    type: str,
+    file_path: str,
+    preview_path: str | None,
+    content_type: str,
+    meta: dict[str, Any],
+    blurhash: str | None,
+) -> bool:
+    """Point a linked remote attachment at its local copy (the origin's blurhash kept when the
+    copy has none); False when it is gone or was cached meanwhile (the caller then deletes the
+    files it made)."""
+    return (
+        await db.fetchval(
+            """
+            UPDATE media_attachments
+            SET type = $2, file_path = $3, preview_path = $4, content_type = $5, meta = $6,
+                blurhash = coalesce($7, blurhash)
+            WHERE id = $1 AND file_path IS NULL AND status_id IS NOT NULL
+            RETURNING id
+            """,
+            media_id,
+            type,
+            file_path,
+            preview_path,
+            content_type,
+            meta,
+            blurhash,
+        )
+        is not None
     )
 
 

@@ -58,3 +58,13 @@ async def federation_settings(db: Executor) -> tuple[str, bool]:
     values = {row["key"]: row["value"] for row in rows}
     mode = "allowlist" if values.get("federation_mode") == "allowlist" else "open"
     return mode, values.get("authorized_fetch") is True
+
+
+# link: remote attachments are shown from their origin; cache: each is copied here by a job.
+REMOTE_MEDIA_MODES = ("link", "cache")
+
+
+async def remote_media_mode(db: Executor) -> str:
+    """How remote media is shown: unset or unknown means `link`, which fetches nothing."""
+    value = await get_setting(db, "remote_media")
+    return value if value in REMOTE_MEDIA_MODES else "link"

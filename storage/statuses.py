@@ -94,7 +94,8 @@ async def attachments_of(db: Executor, status_ids: list[int]) -> list[asyncpg.Re
     """The statuses' media attachments, in their order within each status."""
     return await db.fetch(
         """
-        SELECT id, status_id, type, remote_url, description, blurhash, meta
+        SELECT id, status_id, type, file_path, preview_path, content_type, remote_url,
+               remote_preview_url, description, blurhash, meta, focus_x, focus_y, processing
         FROM media_attachments
         WHERE status_id = ANY($1::bigint[])
         ORDER BY status_id, position, id

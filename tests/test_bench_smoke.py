@@ -28,6 +28,11 @@ EXPECTED = {
     "fanout": ["all live: live servers reached", "all live: deliveries per inbox reached"],
     "memory": ["kith serve RSS at steady state", "RSS above steady state once drained"],
     "sigkill": ["accepted activities not processed", "inboxes that received the post"],
+    "media": [
+        "1 MP JPEG upload, one at a time (median)",
+        "home timeline p99, 8 conns, while 4 clients upload",
+        "web process RSS added by 3 simultaneous uploads (peak)",
+    ],
 }
 # Outcomes that do not depend on the machine's speed, checked even at smoke sizes.
 MUST_PASS = {

@@ -35,6 +35,7 @@ async def test_show_and_change_the_federation_settings(network):
         "authorized_fetch": False,
         "authorized_fetch_effective": False,
         "domain_allows": 0,
+        "remote_media": "link",
     }
 
     changed = await root.call("PUT", URL, json={"mode": "allowlist"})
@@ -43,6 +44,7 @@ async def test_show_and_change_the_federation_settings(network):
         "authorized_fetch": False,
         "authorized_fetch_effective": True,
         "domain_allows": 0,
+        "remote_media": "link",
     }
     changed = await root.call("PUT", URL, data={"authorized_fetch": "true", "mode": "open"})
     assert changed["mode"] == "open" and changed["authorized_fetch"] is True
@@ -66,8 +68,8 @@ async def test_show_and_change_the_federation_settings(network):
         ({"mode": ["open"]}, "mode must be a string"),
         ({"mode": "x" * 100}, "mode is too long"),
         ({"authorized_fetch": "maybe"}, "authorized_fetch must be a boolean"),
-        ({"authorized_fetch": None}, "mode or authorized_fetch must be given"),
-        ({}, "mode or authorized_fetch must be given"),
+        ({"authorized_fetch": None}, "mode, authorized_fetch or remote_media must be given"),
+        ({}, "mode, authorized_fetch or remote_media must be given"),
     ],
 )
 async def test_bad_input_is_422_and_changes_nothing(network, body, needle):
@@ -150,7 +152,12 @@ async def test_cli_federation_and_domain_allow(tmp_path: Path, db_dsn: str):
     env = kith_env(tmp_path, KITH_DATABASE_URL=db_dsn)
     code, out, err = await run_kith("federation", "show", env=env)
     assert code == 0, err
-    assert out.splitlines() == ["mode: open", "authorized fetch: off", "allowed domains: 0"]
+    assert out.splitlines() == [
+        "mode: open",
+        "authorized fetch: off",
+        "allowed domains: 0",
+        "remote media: link",
+    ]
 
     code, out, err = await run_kith("federation", "mode", "allowlist", env=env)
     assert code == 0, err

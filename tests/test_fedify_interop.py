@@ -11,6 +11,7 @@ Node and the peer's packages are a requirement, not an option: `make test` insta
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from PIL import Image
 
 from server.jobs.runner import Worker
 from server.jobs.worker import build_registry
@@ -273,3 +275,52 @@ async def test_with_authorized_fetch_a_fedify_server_still_follows_but_reads_no_
     assert [a["object"]["id"] for a in accepts] == [follow["id"]], await peer.explain()
 
     assert (await peer.control("POST", "lookup", {"id": status["uri"]}))["found"] is False
+
+
+async def test_a_fedify_server_receives_a_photo_with_its_alt_text(
+    live_server, kith_api, fedify_peer
+):
+    """Fedify's vocabulary reads the attachment Kith sends: a Document with its media type,
+    URL, alt text and size; the blurhash and focal point travel in the raw JSON."""
+    peer = fedify_peer
+    alice = await create_user(live_server.app, kith_api, "alice")
+    alice_actor = f"{live_server.url}/users/alice"
+    await peer.control("POST", "follow", {"actor": alice_actor})
+    await drain(live_server)
+
+    photo = Image.new("RGB", (90, 60), (10, 120, 200))
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG")
+    body = aiohttp.FormData()
+    body.add_field("description", "Blue, mostly")
+    body.add_field("focus", "0.5,0.5")
+    body.add_field("file", buffer.getvalue(), filename="blue.jpg", content_type="image/jpeg")
+    media = await alice.call("POST", "/api/v2/media", data=body)
+    status = await alice.post("/api/v1/statuses", status="A photo", media_ids=[media["id"]])
+    await drain(live_server)
+
+    creates = await peer.received("Create")
+    assert len(creates) == 1, await peer.explain()
+    assert creates[0]["object"]["attachments"] == [
+        {
+            "type": "Document",
+            "mediaType": "image/jpeg",
+            "url": media["url"],
+            "name": "Blue, mostly",
+            "width": 90,
+            "height": 60,
+        }
+    ], await peer.explain()
+    delivered = [
+        json.loads(r["body"])
+        for r in (await peer.state())["inboxRequests"]
+        if r["status"] == 202 and json.loads(r["body"])["type"] == "Create"
+    ]
+    assert [d["object"]["id"] for d in delivered] == [status["uri"]]
+    [sent] = delivered[0]["object"]["attachment"]
+    assert sent["blurhash"] == media["blurhash"]
+    assert sent["focalPoint"] == [0.5, 0.5]
+    # The URL the peer was given serves the file.
+    async with peer.http.get(media["url"]) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "image/jpeg"

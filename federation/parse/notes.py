@@ -16,6 +16,7 @@ from typing import Any
 
 from federation.excerpt import excerpt
 from federation.parse.actors import http_url
+from federation.parse.attachments import Attachment, parse_attachments
 from federation.parse.html import sanitize_html, text_or_html_to_safe_html
 from federation.parse.schema import first_error
 
@@ -27,20 +28,11 @@ POST_TYPES = frozenset(
 CW_TYPES = frozenset({"Note", "Question", "ChatMessage"})
 PUBLIC = frozenset({"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"})
 MAX_SPOILER = 5000
-MAX_ATTACHMENTS = 20
 MAX_POLL_OPTIONS = 50
 
 
 class NoteError(ValueError):
     """The object cannot be stored as a status; the message says why."""
-
-
-@dataclass(frozen=True)
-class Attachment:
-    url: str
-    type: str  # Mastodon's: image, video, gifv, audio, unknown
-    description: str | None
-    blurhash: str | None
 
 
 @dataclass(frozen=True)
@@ -113,7 +105,7 @@ def parse_note(doc: dict[str, Any]) -> ParsedNote:
         cc=audience(doc.get("cc")),
         mentions=[t["href"] for t in _tags(doc, "Mention") if http_url(t.get("href"))],
         hashtags=_hashtags(doc),
-        attachments=_attachments(doc.get("attachment")),
+        attachments=parse_attachments(doc, titled=doc["type"] not in CW_TYPES),
         poll=_poll(doc),
     )
 
@@ -215,35 +207,6 @@ def _hashtags(doc: dict[str, Any]) -> list[str]:
         if name and len(name) <= 100 and all(c.isalnum() or c == "_" for c in name):
             names.append(name)
     return list(dict.fromkeys(names))
-
-
-def _attachment_type(media_type: str | None, as_type: str | None) -> str:
-    kind = (media_type or "").split("/", 1)[0]
-    if kind in ("image", "video", "audio"):
-        return kind
-    if as_type in ("Image", "Video", "Audio"):
-        return as_type.lower()
-    return "unknown"
-
-
-def _attachments(value: Any) -> list[Attachment]:
-    items = value if isinstance(value, list) else [value]
-    found = []
-    for item in items:
-        if not isinstance(item, dict) or item.get("type") == "PropertyValue":
-            continue
-        url = http_url(item.get("url")) or http_url(item.get("href"))
-        if url is None and isinstance(item.get("url"), list | dict):
-            url = _url(item["url"])
-        if url is None:
-            continue
-        media = item.get("mediaType") if isinstance(item.get("mediaType"), str) else None
-        description = _text(item.get("name"))[:1500] or None
-        blurhash = _text(item.get("blurhash"))[:100] or None
-        found.append(
-            Attachment(url, _attachment_type(media, item.get("type")), description, blurhash)
-        )
-    return found[:MAX_ATTACHMENTS]
 
 
 def _poll(doc: dict[str, Any]) -> Poll | None:

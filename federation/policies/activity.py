@@ -17,6 +17,8 @@ from federation.parse.notes import POST_TYPES, PUBLIC, audience, reference
 
 PUBLIC_ID = "https://www.w3.org/ns/activitystreams#Public"
 ADDRESSING = ("to", "cc", "bto", "bcc", "audience")
+# Posts that are themselves a media file (PeerTube), offered through their `url` links.
+MEDIA_POST_TYPES = frozenset({"Video", "Audio"})
 _TAG = re.compile(r"<[^>]*>")
 _HREF = re.compile(r"<a\s[^>]*>", re.IGNORECASE)
 _HREF_VALUE = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
@@ -163,12 +165,17 @@ def add_warning(activity: dict[str, Any], warning: str) -> dict[str, Any]:
 
 
 def strip_media(activity: dict[str, Any]) -> dict[str, Any]:
-    """The post's attachments removed (an actor's avatar and header, for an actor's Update)."""
+    """The post's media removed: its attachments, its picture (`image`, `icon`) and, for a
+    PeerTube-like Video, the links to its files (its HTML page stays). For an actor's Update,
+    its avatar and header."""
     changed = copy.deepcopy(activity)
     obj = changed.get("object")
     post = post_of(changed)
     if post is not None:
-        post.pop("attachment", None)
+        for key in ("attachment", "image", "icon"):
+            post.pop(key, None)
+        if post.get("type") in MEDIA_POST_TYPES and isinstance(post.get("url"), list | dict):
+            post["url"] = [link for link in _links(post["url"]) if not _is_file(link)]
     elif isinstance(obj, dict):
         obj.pop("icon", None)
         obj.pop("image", None)
@@ -178,13 +185,28 @@ def strip_media(activity: dict[str, Any]) -> dict[str, Any]:
 def has_media(activity: dict[str, Any]) -> bool:
     post = post_of(activity)
     if post is not None:
-        return bool(post.get("attachment"))
+        return bool(post.get("attachment") or post.get("image") or post.get("icon")) or (
+            post.get("type") in MEDIA_POST_TYPES and any(map(_is_file, _links(post.get("url"))))
+        )
     obj = activity.get("object")
     return (
         activity.get("type") == "Update"
         and isinstance(obj, dict)
         and bool(obj.get("icon") or obj.get("image"))
     )
+
+
+def _links(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _is_file(link: Any) -> bool:
+    """Whether a `url` entry of a Video post leads to its files rather than its page: a Link
+    other than HTML (a playlist, a video, a torrent)."""
+    if not isinstance(link, dict):
+        return False
+    media_type = link.get("mediaType")
+    return isinstance(media_type, str) and media_type.split(";")[0].strip() != "text/html"
 
 
 def strip_mentions(activity: dict[str, Any]) -> dict[str, Any]:

@@ -39,8 +39,7 @@ async def _media_removal(ctx: Context, config: dict[str, Any], activity: dict) -
 
 
 async def _media_nsfw(ctx: Context, config: dict[str, Any], activity: dict) -> Outcome:
-    post = act.post_of(activity)
-    if post is None or not post.get("attachment") or not covered(ctx, config):
+    if act.post_of(activity) is None or not act.has_media(activity) or not covered(ctx, config):
         return accept()
     return rewrite(act.mark_sensitive(activity), activity, f"media from {ctx.origin_host}")
 

@@ -49,6 +49,8 @@ NOTE_CONTEXT: list[Any] = [
         "toot": "http://joinmastodon.org/ns#",
         "votersCount": "toot:votersCount",
         "Hashtag": "as:Hashtag",
+        "blurhash": "toot:blurhash",
+        "focalPoint": {"@container": "@list", "@id": "toot:focalPoint"},
     },
 ]
 

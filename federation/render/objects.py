@@ -1,7 +1,12 @@
 """Statuses to ActivityPub objects: `Note`s, and the activities that carry statuses in an outbox.
 
-Rendering is pure; what a note needs beyond its status row (mentions, tags, what it replies to)
-is loaded for a whole batch at once by `load_note_parts`, one query per kind.
+Rendering is pure; what a note needs beyond its status row (mentions, tags, what it replies to,
+attachments) is loaded for a whole batch at once by `load_note_parts`, one query per kind.
+
+Attachments go out as Mastodon sends them: each a `Document` with its `mediaType` (Mastodon,
+Pleroma, Misskey and GoToSocial all read the kind of media from `mediaType`, and Mastodon's own
+posts use `Document` for every kind), alt text as `name`, `blurhash`, `focalPoint` when set, and
+the original's `width`/`height`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class NoteParts:
     in_reply_to: str | None = None
     mentions: tuple[MentionRef, ...] = ()
     tags: tuple[str, ...] = ()
+    attachments: tuple[Row, ...] = ()  # processed local uploads, in order
 
 
 async def load_note_parts(db: Executor, status_ids: list[int]) -> dict[int, NoteParts]:
@@ -45,11 +51,16 @@ async def load_note_parts(db: Executor, status_ids: list[int]) -> dict[int, Note
     for t in await status_store.tags_of(db, status_ids):
         tags[t["status_id"]].append(t["name"])
     replies = await outbox_store.reply_targets(db, status_ids)
+    media: dict[int, list[Row]] = defaultdict(list)
+    for a in await status_store.attachments_of(db, status_ids):
+        if a["file_path"] is not None:
+            media[a["status_id"]].append(a)
     return {
         status_id: NoteParts(
             in_reply_to=replies.get(status_id),
             mentions=tuple(mentions[status_id]),
             tags=tuple(tags[status_id]),
+            attachments=tuple(media[status_id]),
         )
         for status_id in status_ids
     }
@@ -91,7 +102,7 @@ def render_note(status: Row, author: Row, parts: NoteParts, urls: LocalUrls) -> 
         note["contentMap"] = {status["language"]: status["content"]}
     if status["edited_at"] is not None:
         note["updated"] = timestamp(status["edited_at"])
-    note["attachment"] = []
+    note["attachment"] = [render_attachment(a, urls) for a in parts.attachments]
     note["tag"] = [
         *(
             {"type": "Mention", "href": m.uri, "name": f"@{m.username}@{m.domain or urls.domain}"}
@@ -103,6 +114,24 @@ def render_note(status: Row, author: Row, parts: NoteParts, urls: LocalUrls) -> 
         ),
     ]
     return note
+
+
+def render_attachment(media: Row, urls: LocalUrls) -> dict[str, Any]:
+    """A local upload as a note's `attachment` item."""
+    original = (media["meta"] or {}).get("original") or {}
+    item: dict[str, Any] = {
+        "type": "Document",
+        "mediaType": media["content_type"],
+        "url": urls.media(media["file_path"]),
+        "name": media["description"] or None,
+        "blurhash": media["blurhash"],
+    }
+    if media["focus_x"] is not None and media["focus_y"] is not None:
+        item["focalPoint"] = [round(media["focus_x"], 2), round(media["focus_y"], 2)]
+    for key in ("width", "height"):
+        if isinstance(original.get(key), int):
+            item[key] = original[key]
+    return item
 
 
 async def render_status_activities(

@@ -31,6 +31,8 @@ from server.entities.accounts import render_account, render_credential_account
 from server.entities.relationships import render_relationship
 from server.entities.statuses import render_statuses
 from server.json import json_response
+from server.limits import AVATAR_SIZE_LIMIT
+from server.media.uploads import receive_upload
 from server.pagination import link_header, page_from
 from server.params import Params, parse_id, path_id, read_params
 from server.rate_limits import SIGN_UP_PER_IP, client_address, spend
@@ -131,27 +133,50 @@ def _field_pairs(params: Params) -> list[tuple[str, str]] | None:
 @routes.put("/api/v1/accounts/update_credentials")
 @authenticated("write:accounts")
 async def update_credentials(request: web.Request) -> web.Response:
-    """Avatar and header uploads are accepted and ignored until media storage exists."""
-    params = await read_params(request)
-    source = Params(params.dict("source") or {})
-    update = profiles.ProfileUpdate(
-        display_name=params.str("display_name"),
-        note=params.str("note"),
-        locked=params.bool("locked"),
-        bot=params.bool("bot"),
-        discoverable=params.bool("discoverable"),
-        indexable=params.bool("indexable"),
-        hide_collections=params.bool("hide_collections"),
-        fields=_field_pairs(params),
-        privacy=source.str("privacy"),
-        sensitive=source.bool("sensitive"),
-        language=source.str("language"),
-        local_only=source.bool("local_only"),
-    )
-    user_id = current(request).user_id
-    assert user_id is not None  # a member's token is its user's
-    await profiles.update_profile(
-        request.app[POOL], request.app[URLS], member_id(request), user_id, update
+    """The profile; `avatar` and `header` files stream to disk (a multipart body may be large)."""
+    store = request.app[FEDERATION].media
+    if store is None:
+        raise KithError(503, "Media storage is not available")
+    fields = ("avatar", "header")
+    with await receive_upload(request, fields, store, AVATAR_SIZE_LIMIT) as uploads:
+        params = uploads.params
+        source = Params(params.dict("source") or {})
+        avatar, header = uploads.get("avatar"), uploads.get("header")
+        update = profiles.ProfileUpdate(
+            display_name=params.str("display_name"),
+            note=params.str("note"),
+            locked=params.bool("locked"),
+            bot=params.bool("bot"),
+            discoverable=params.bool("discoverable"),
+            indexable=params.bool("indexable"),
+            hide_collections=params.bool("hide_collections"),
+            fields=_field_pairs(params),
+            privacy=source.str("privacy"),
+            sensitive=source.bool("sensitive"),
+            language=source.str("language"),
+            local_only=source.bool("local_only"),
+            avatar=avatar.path if avatar else None,
+            header=header.path if header else None,
+        )
+        user_id = current(request).user_id
+        assert user_id is not None  # a member's token is its user's
+        await profiles.update_profile(
+            request.app[POOL], request.app[URLS], member_id(request), user_id, update, store
+        )
+    return json_response(await _credential_account(request))
+
+
+@routes.delete("/api/v1/profile/avatar")
+@routes.delete("/api/v1/profile/header")
+@authenticated("write:accounts")
+async def delete_profile_image(request: web.Request) -> web.Response:
+    """Mastodon 4.2's removal of the avatar or the header; answers the credential account."""
+    store = request.app[FEDERATION].media
+    if store is None:
+        raise KithError(503, "Media storage is not available")
+    purpose = request.path.rsplit("/", 1)[1]
+    await profiles.remove_image(
+        request.app[POOL], request.app[URLS], store, member_id(request), purpose
     )
     return json_response(await _credential_account(request))
 

@@ -1,5 +1,6 @@
 """How this instance federates, for admins: `GET /api/v1/admin/federation` and
-`PUT /api/v1/admin/federation` with `mode` ("open" or "allowlist") and/or `authorized_fetch`.
+`PUT /api/v1/admin/federation` with `mode` ("open" or "allowlist"), `authorized_fetch` and/or
+`remote_media` ("link": remote attachments shown from their origin; "cache": copied here).
 
 Mastodon sets both in its environment (LIMITED_FEDERATION_MODE, AUTHORIZED_FETCH); Kith keeps
 them in `instance_settings` so an admin can change them at run time. Admins only (a moderator
@@ -31,6 +32,7 @@ def render(settings: service.FederationSettings) -> dict[str, Any]:
         "authorized_fetch": settings.authorized_fetch,
         "authorized_fetch_effective": settings.authorized_fetch_effective,
         "domain_allows": settings.allows,
+        "remote_media": settings.remote_media,
     }
 
 
@@ -48,9 +50,16 @@ async def update(request: web.Request) -> web.Response:
     params = await read_params(request)
     mode = params.str("mode", max_length=20)
     authorized_fetch = params.bool("authorized_fetch")
-    if mode is None and authorized_fetch is None:
-        raise KithError(422, "Validation failed: mode or authorized_fetch must be given")
+    remote_media = params.str("remote_media", max_length=20)
+    if mode is None and authorized_fetch is None and remote_media is None:
+        raise KithError(
+            422, "Validation failed: mode, authorized_fetch or remote_media must be given"
+        )
     updated = await service.change(
-        request.app[POOL], mode=mode, authorized_fetch=authorized_fetch, actor_id=actor_id
+        request.app[POOL],
+        mode=mode,
+        authorized_fetch=authorized_fetch,
+        remote_media=remote_media,
+        actor_id=actor_id,
     )
     return json_response(render(updated))

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from federation.errors import invalid, not_found
+from federation.errors import KithError, invalid, not_found
 from server.auth import authenticated, current, member_id, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.common import iso
+from server.entities.media import render_attachment
 from server.entities.statuses import render_status
 from server.json import json_response
-from server.params import path_id, read_params
+from server.params import Params, parse_id, path_id, read_params
 from server.state import POOL, URLS
+from server.usecases import media
 from server.usecases.actors import Actor
 from server.usecases.status_edits import TypedEdit, edit_status, version_history
 from storage import accounts as account_store
+from storage import media as media_store
 from storage import statuses as status_store
 
 routes = web.RouteTableDef()
@@ -24,13 +29,15 @@ routes = web.RouteTableDef()
 @authenticated("write:statuses")
 async def edit(request: web.Request) -> web.Response:
     params = await read_params(request)
-    if params.list("media_ids") or params.raw("poll"):
-        raise invalid("media attachments and polls are not supported yet")
+    if params.raw("poll"):
+        raise invalid("polls are not supported yet")
     typed = TypedEdit(
         text=params.str("status", ""),
         spoiler_text=params.str("spoiler_text", ""),
         sensitive=params.bool("sensitive", False),
         language=params.str("language"),
+        media_ids=media.parse_media_ids(params.list("media_ids")),
+        media_attributes=_media_attributes(params),
     )
     account_id = member_id(request)
     status = await edit_status(
@@ -38,6 +45,27 @@ async def edit(request: web.Request) -> web.Response:
     )
     entity = await render_status(request.app[POOL], status, request.app[URLS], account_id)
     return json_response(entity)
+
+
+def _media_attributes(params: Params) -> list[media.Attributes]:
+    """`media_attributes[]`: `{id, description, focus}` objects (JSON, or form fields indexed
+    `media_attributes[0][id]`)."""
+    attributes = []
+    for item in params.list("media_attributes"):
+        if not isinstance(item, dict):
+            raise KithError(422, "Validation failed: media_attributes must be objects")
+        fields: dict[str, Any] = item
+        media_id = parse_id(fields.get("id"))
+        if media_id is None:
+            continue
+        given = Params(fields)
+        attributes.append(
+            media.Attributes(
+                media_id,
+                media.Details(description=given.str("description"), focus=given.str("focus")),
+            )
+        )
+    return attributes
 
 
 @routes.get("/api/v1/statuses/{id}/history")
@@ -50,8 +78,10 @@ async def history(request: web.Request) -> web.Response:
     account = await account_store.get_account(pool, status["account_id"])
     if account is None:
         raise not_found()
-    author = render_account(account, request.app[URLS])
+    urls = request.app[URLS]
+    author = render_account(account, urls)
     versions = await version_history(pool, status)
+    shown = await media_store.get_many(pool, [i for v in versions for i in v["media_ids"]])
     return json_response(
         [
             {
@@ -61,7 +91,9 @@ async def history(request: web.Request) -> web.Response:
                 "created_at": iso(version["created_at"]),
                 "account": author,
                 "poll": None,
-                "media_attachments": [],
+                "media_attachments": [
+                    render_attachment(shown[i], urls) for i in version["media_ids"] if i in shown
+                ],
                 "emojis": [],
             }
             for version in versions

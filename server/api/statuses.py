@@ -19,7 +19,7 @@ from server.json import json_response
 from server.pagination import link_header, page_from
 from server.params import Params, parse_id, path_id, read_params
 from server.state import POOL, URLS
-from server.usecases import boosts, favourites
+from server.usecases import boosts, favourites, media
 from server.usecases.actors import Actor
 from server.usecases.statuses import REPLY_NOT_FOUND, Typed, delete_status, post_status
 from storage import accounts as account_store
@@ -49,8 +49,6 @@ async def _respond(request: web.Request, status: asyncpg.Record, *, source: bool
 
 def _reject_unsupported(params: Params) -> None:
     """Refuse what Kith cannot post yet, rather than silently posting something else."""
-    if params.list("media_ids"):
-        raise invalid("media attachments are not supported yet")
     if params.raw("poll"):
         raise invalid("polls are not supported yet")
     if params.raw("scheduled_at"):
@@ -83,6 +81,7 @@ async def create(request: web.Request) -> web.Response:
         local_only=params.bool("local_only"),
         application_id=auth.application_id,
         idempotency_key=request.headers.get("Idempotency-Key") or None,
+        media_ids=media.parse_media_ids(params.list("media_ids")),
     )
     posted = await post_status(
         request.app[POOL], request.app[URLS], Actor.member(member_id(request)), typed

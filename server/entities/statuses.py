@@ -64,7 +64,7 @@ async def render_statuses(
         )
     media: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in await status_store.attachments_of(db, status_ids):
-        media[row["status_id"]].append(render_attachment(row))
+        media[row["status_id"]].append(render_attachment(row, urls))
     tags: dict[int, list[dict[str, str]]] = defaultdict(list)
     for t in await status_store.tags_of(db, status_ids):
         tags[t["status_id"]].append({"name": t["name"], "url": urls.tag(tag_path(t["name"]))})

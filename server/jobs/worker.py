@@ -16,8 +16,9 @@ from server import inbox
 from server.composition import open_database, open_federation
 from server.config import Config
 from server.jobs.runner import Worker
+from server.media import pipeline
 from server.state import FEDERATION
-from server.usecases import blocklists
+from server.usecases import blocklists, media, media_cleanup, remote_media
 from storage.job_handlers import Registry
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,18 @@ def build_registry() -> Registry:
     inbox.register(registry)
     delivery.register(registry)
     blocklists.register(registry)
+    remote_media.register(registry)
+    media.register(registry)
+    media_cleanup.register(registry)
     return registry
 
 
 @asynccontextmanager
 async def running_worker(federation: Federation) -> AsyncIterator[asyncio.Task[None]]:
-    """Run a worker in a background task for the duration of the block, then stop it."""
+    """Run a worker in a background task for the duration of the block, then stop it.
+
+    Periodic jobs that chain themselves are started here when their chain is not running."""
+    await media_cleanup.ensure_scheduled(federation.pool)
     worker = Worker(federation.pool, build_registry(), federation, concurrency=CONCURRENCY)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop), name="kith-worker")
@@ -85,3 +92,4 @@ async def run_standalone_worker(
             await asyncio.wait({signal, task}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             signal.cancel()
+    await pipeline.close_pool()  # after the worker: its media jobs ran in the pipeline's pool

@@ -3,6 +3,10 @@
 Members type plain text; the profile keeps that source (shown back to them for editing) and the
 HTML everyone else sees, made by the same formatter as statuses (`federation.content`): escaped,
 in paragraphs, with links, known mentions and hashtags linked.
+
+An avatar or header upload goes through the media pipeline (cropped to Mastodon's 400x400 and
+1500x500, metadata removed) before the transaction; the row then names the new file, and the
+file it replaced is deleted once that is committed. If anything fails, the new files go.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,9 +23,12 @@ from federation import outbox
 from federation.content import Mentioned, mentions_in, tag_path, to_html
 from federation.errors import invalid, not_found
 from federation.urls import LocalUrls
+from server.media import pipeline
 from server.usecases import follows
+from storage import account_images
 from storage import accounts as account_store
 from storage.db import Executor
+from storage.media_files import MediaStore
 
 DISPLAY_NAME_MAX = 30
 NOTE_MAX = 500
@@ -47,10 +55,18 @@ class ProfileUpdate:
     sensitive: bool | None = None
     language: str | None = None  # "" clears it
     local_only: bool | None = None
+    # Uploaded files (the caller deletes them); processing needs `update_profile`'s `store`.
+    avatar: Path | None = None
+    header: Path | None = None
 
 
 async def update_profile(
-    pool: asyncpg.Pool, urls: LocalUrls, account_id: int, user_id: int, update: ProfileUpdate
+    pool: asyncpg.Pool,
+    urls: LocalUrls,
+    account_id: int,
+    user_id: int,
+    update: ProfileUpdate,
+    store: MediaStore | None = None,
 ) -> None:
     """Validate and apply `update`; raises `KithError` (422) naming the first bad value.
 
@@ -58,17 +74,87 @@ async def update_profile(
     """
     account_changes = _account_changes(update)
     user_changes = _user_changes(update)
-    async with pool.acquire() as conn, conn.transaction():
-        account = await account_store.get_account(conn, account_id)
-        if account is None:
-            raise not_found()
-        await _format_profile(conn, urls, update, account_changes)
-        await account_store.update_account(conn, account_id, account_changes)
-        await account_store.update_user(conn, user_id, user_changes)
-        if account_changes:
-            await outbox.profile_updated(conn, urls, account_id)
+    images = await _process_images(store, update)
+    new_names = [image.name for image in images.values()]
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            account = await account_store.get_account(conn, account_id)
+            if account is None:
+                raise not_found()
+            replaced = await _image_changes(conn, urls, account_id, images, account_changes)
+            await _format_profile(conn, urls, update, account_changes)
+            await account_store.update_account(conn, account_id, account_changes)
+            await account_store.update_user(conn, user_id, user_changes)
+            if account_changes:
+                await outbox.profile_updated(conn, urls, account_id)
+    except BaseException:
+        if store is not None:
+            store.delete(*new_names)
+        raise
+    if store is not None:
+        store.delete(*replaced)
     if account["locked"] and update.locked is False:
         await follows.authorize_all_follow_requests(pool, account_id)
+
+
+async def remove_image(
+    pool: asyncpg.Pool, urls: LocalUrls, store: MediaStore, account_id: int, purpose: str
+) -> None:
+    """Remove the member's avatar or header (`purpose`): the default one shows again, the
+    followers are told, the file goes once that is committed. Nothing to remove is no error."""
+    if purpose not in ("avatar", "header"):
+        raise ValueError(f"not a profile image: {purpose}")
+    async with pool.acquire() as conn, conn.transaction():
+        avatar, header = await account_images.lock_image_names(conn, account_id)
+        old = avatar if purpose == "avatar" else header
+        if old is None:
+            return
+        changes = {f"{purpose}_path": None, f"{purpose}_url": None}
+        await account_store.update_account(conn, account_id, changes)
+        await outbox.profile_updated(conn, urls, account_id)
+    store.delete(old)
+
+
+async def _process_images(
+    store: MediaStore | None, update: ProfileUpdate
+) -> dict[str, pipeline.StoredFile]:
+    """The new avatar and header files, by purpose; none left behind if one is refused."""
+    uploads: list[tuple[pipeline.Purpose, Path | None]] = [
+        ("avatar", update.avatar),
+        ("header", update.header),
+    ]
+    done: dict[str, pipeline.StoredFile] = {}
+    if store is None:
+        if update.avatar or update.header:
+            raise ValueError("processing an avatar or header needs the MediaStore")
+        return done
+    try:
+        for purpose, source in uploads:
+            if source is not None:
+                processed = await pipeline.process(store, source, purpose)
+                done[purpose] = processed.original
+    except BaseException:
+        store.delete(*(image.name for image in done.values()))
+        raise
+    return done
+
+
+async def _image_changes(
+    conn: Executor,
+    urls: LocalUrls,
+    account_id: int,
+    images: dict[str, pipeline.StoredFile],
+    changes: dict[str, Any],
+) -> list[str | None]:
+    """Point the account at its new images (in `changes`); the names of the files replaced."""
+    if not images:
+        return []
+    avatar, header = await account_images.lock_image_names(conn, account_id)
+    old = {"avatar": avatar, "header": header}
+    for purpose, image in images.items():
+        changes[f"{purpose}_path"] = image.name
+        changes[f"{purpose}_url"] = urls.media(image.name)
+    return [old[purpose] for purpose in images]
 
 
 def _account_changes(update: ProfileUpdate) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from federation.parse.actors import authority
 from federation.parse.notes import ParsedNote, parse_note
 from federation.policies import pipeline
 from federation.urls import LocalUrls
+from server.usecases import remote_media
 from server.usecases.actors import Actor
 from server.usecases.status_edits import Revision
 from server.usecases.statuses import NewStatus, discard_status, post_status
@@ -97,15 +98,13 @@ class Delivered:
             url=note.url,
             in_reply_to_uri=note.in_reply_to,
             published=note.published,
-            attachments=[
-                {"type": a.type, "url": a.url, "description": a.description, "blurhash": a.blurhash}
-                for a in note.attachments
-            ],
+            attachments=await remote_media.kept_attachments(conn, note.attachments),
             poll=note.poll,
         )
 
     async def revise(self, conn: Conn, urls: LocalUrls, status: asyncpg.Record) -> Revision:
-        """The edited post; without a language, the status keeps its own."""
+        """The edited post; without a language, the status keeps its own. Its attachments
+        replace the status's (the same files keep their rows, see `status_edits`)."""
         note = self.note
         named, silent = await self._mentions(conn)
         return Revision(
@@ -117,6 +116,7 @@ class Delivered:
             mentioned_ids=[account["id"] for account in named],
             silent_ids=silent,
             tags=note.hashtags,
+            attachments=await remote_media.kept_attachments(conn, note.attachments),
         )
 
     async def _mentions(self, conn: Conn) -> tuple[list[asyncpg.Record], list[int]]:

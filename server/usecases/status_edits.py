@@ -24,10 +24,13 @@ import asyncpg
 from federation import outbox
 from federation.errors import not_found
 from federation.urls import LocalUrls
+from server.usecases import media
 from server.usecases.actors import Actor
 from server.usecases.composition import compose
 from server.usecases.statuses import check_text, not_the_authors, valid_language
+from storage import media as media_store
 from storage import notifications as notification_store
+from storage import remote_statuses as remote_store
 from storage import status_edits as edit_store
 from storage import statuses as status_store
 from storage import tags as tag_store
@@ -47,6 +50,12 @@ class Revision:
     mentioned_ids: Sequence[int] = ()
     silent_ids: Sequence[int] = ()
     tags: Sequence[str] = ()
+    # A local author's uploads the new version shows, in order (None: its attachments stay as
+    # they are), and new alt text or focal points for some of them.
+    media_ids: Sequence[int] | None = None
+    media_attributes: Sequence[media.Attributes] = ()
+    # A remote author's attachments (as `NewStatus.attachments`); None keeps them as they are.
+    attachments: Sequence[dict[str, Any]] | None = None
 
 
 class Reviser(Protocol):
@@ -80,6 +89,18 @@ async def edit_status(
             sensitive=status["sensitive"],
             created_at=status["edited_at"] or status["created_at"],
         )
+        shown_before = await media_store.status_media_ids(conn, status_id)
+        await media_store.record_version_media(conn, status_id, shown_before)
+        if revision.media_ids is not None:
+            await media.attach(
+                conn,
+                status_id,
+                status["account_id"],
+                revision.media_ids,
+                revision.media_attributes,
+            )
+        if revision.attachments is not None:
+            await _replace_remote_attachments(conn, status, list(revision.attachments))
         edited = await edit_store.rewrite_status(
             conn,
             status_id=status_id,
@@ -118,10 +139,13 @@ class TypedEdit:
     spoiler_text: str = ""
     sensitive: bool = False
     language: str | None = None
+    # As in Mastodon, the attachments the edited status shows: none when none are sent.
+    media_ids: Sequence[int] = ()
+    media_attributes: Sequence[media.Attributes] = ()
 
     async def revise(self, conn: Conn, urls: LocalUrls, status: asyncpg.Record) -> Revision:
         text, spoiler_text = self.text.strip(), self.spoiler_text.strip()
-        check_text(text, spoiler_text, status["visibility"])
+        check_text(text, spoiler_text, status["visibility"], media=bool(self.media_ids))
         composed = await compose(conn, urls, text)
         return Revision(
             content=composed.html,
@@ -131,7 +155,32 @@ class TypedEdit:
             language=valid_language(self.language) if self.language else status["language"],
             mentioned_ids=composed.mentioned_ids,
             tags=composed.tags,
+            media_ids=self.media_ids,
+            media_attributes=self.media_attributes,
         )
+
+
+async def _replace_remote_attachments(
+    conn: Conn, status: asyncpg.Record, attachments: list[dict[str, Any]]
+) -> None:
+    """Give a remote status the attachments its edit lists. The same files in the same order
+    keep their rows (and any local copy), taking the new alt text and focal point; otherwise
+    the old ones are detached (the clean-up job removes them) and the new ones stored."""
+    current = await status_store.attachments_of(conn, [status["id"]])
+    if [row["remote_url"] for row in current] == [a["url"] for a in attachments]:
+        for row, given in zip(current, attachments, strict=True):
+            await media_store.describe(
+                conn,
+                row["id"],
+                description=given["description"],
+                set_description=True,
+                focus=given.get("focus"),
+                set_focus=True,
+            )
+        return
+    await media_store.set_status_media(conn, status["id"], [])
+    if attachments:
+        await remote_store.insert_media(conn, status["account_id"], status["id"], attachments)
 
 
 async def _update_mentions(
@@ -166,12 +215,19 @@ async def _update_mentions(
 
 
 async def version_history(pool: asyncpg.Pool, status: asyncpg.Record) -> list[dict[str, Any]]:
-    """Every version of a status, oldest first, the current one last."""
+    """Every version of a status, oldest first, the current one last; each with `media_ids`,
+    the attachments it showed."""
     earlier = await edit_store.list_versions(pool, status["id"])
+    earlier_media = await media_store.versions_media(pool, status["id"])
     current = {
         "content": status["content"],
         "spoiler_text": status["spoiler_text"],
         "sensitive": status["sensitive"],
         "created_at": status["edited_at"] or status["created_at"],
+        "media_ids": await media_store.status_media_ids(pool, status["id"]),
     }
-    return [dict(row) for row in earlier] + [current]
+    # Both lists are in version order; an edit committed between the two reads only lengthens
+    # the second, whose extra entries zip leaves out.
+    return [
+        {**dict(row), "media_ids": ids} for row, ids in zip(earlier, earlier_media, strict=False)
+    ] + [current]

@@ -25,6 +25,7 @@ from federation import content, outbox
 from federation.errors import KithError, invalid, not_found
 from federation.parse.notes import Poll
 from federation.urls import LocalUrls
+from server.usecases import media
 from server.usecases.actors import Actor
 from server.usecases.composition import compose
 from storage import accounts as account_store
@@ -74,6 +75,8 @@ class NewStatus:
     published: datetime | None = None
     attachments: Sequence[dict[str, Any]] = ()
     poll: Poll | None = None
+    # A local status: the author's uploads to attach, in order (`media.attach` checks them).
+    media_ids: Sequence[int] = ()
 
 
 class Draft(Protocol):
@@ -154,6 +157,7 @@ class Typed:
     local_only: bool | None = None
     application_id: int | None = None
     idempotency_key: str | None = None
+    media_ids: Sequence[int] = ()
 
     async def earlier(self, conn: Conn, author: asyncpg.Record) -> asyncpg.Record | None:
         if not self.idempotency_key:
@@ -175,7 +179,7 @@ class Typed:
         if visibility == "local":
             visibility, local_only = "public", True
         text, spoiler_text = self.text.strip(), self.spoiler_text.strip()
-        check_text(text, spoiler_text, visibility)
+        check_text(text, spoiler_text, visibility, media=bool(self.media_ids))
         sensitive = preferences["default_sensitive"] if self.sensitive is None else self.sensitive
         parent = await _reply_target(conn, self.in_reply_to_id, author["id"])
         composed = await compose(conn, urls, text)
@@ -192,6 +196,7 @@ class Typed:
             local_only=local_only or (parent is not None and parent["local_only"]),
             application_id=self.application_id,
             idempotency_key=self.idempotency_key,
+            media_ids=self.media_ids,
         )
 
 
@@ -257,11 +262,12 @@ def valid_language(language: str | None) -> str | None:
     return language if language and _LANGUAGE.match(language) else None
 
 
-def check_text(text: str, spoiler_text: str, visibility: str) -> None:
-    """Refuse an unknown visibility, blank text, or text over the character limit."""
+def check_text(text: str, spoiler_text: str, visibility: str, *, media: bool = False) -> None:
+    """Refuse an unknown visibility, blank text (unless the status has media), or text over
+    the character limit."""
     if visibility not in VISIBILITIES:
         raise invalid(f"visibility must be one of {', '.join(VISIBILITIES)}")
-    if not text:
+    if not text and not media:
         raise invalid("Text can't be blank")
     length = content.countable_length(text) + len(spoiler_text)
     if length > content.MAX_CHARACTERS:
@@ -319,6 +325,8 @@ async def _attach(conn: Conn, status: asyncpg.Record, new: NewStatus) -> None:
         await remote_store.insert_silent_mentions(conn, status["id"], list(new.silent_ids))
     tags = await tag_store.upsert_tags(conn, list(new.tags))
     await tag_store.attach_tags(conn, status["id"], [tag["id"] for tag in tags])
+    if new.media_ids:
+        await media.attach(conn, status["id"], status["account_id"], new.media_ids)
     if new.attachments:
         await remote_store.insert_media(
             conn, status["account_id"], status["id"], list(new.attachments)

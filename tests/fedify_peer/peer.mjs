@@ -62,6 +62,23 @@ function typeName(object) {
   return typeId.slice(typeId.lastIndexOf("#") + 1) || object?.constructor?.name;
 }
 
+// A Note's attachments as Fedify's vocabulary reads them (typed: mediaType, url, name, size).
+async function describeAttachments(note) {
+  const attachments = [];
+  for await (const item of note.getAttachments()) {
+    const url = item.url instanceof URL ? item.url.href : (item.url?.href?.href ?? null);
+    attachments.push({
+      type: typeName(item),
+      mediaType: item.mediaType ?? null,
+      url,
+      name: item.name?.toString() ?? null,
+      width: item.width ?? null,
+      height: item.height ?? null,
+    });
+  }
+  return attachments;
+}
+
 async function describeObject(activity) {
   let object;
   try {
@@ -78,6 +95,7 @@ async function describeObject(activity) {
     summary.to = object.toIds.map((url) => url.href);
     summary.cc = object.ccIds.map((url) => url.href);
     summary.attributedTo = object.attributionId?.href ?? null;
+    summary.attachments = await describeAttachments(object);
   }
   if (object instanceof Activity) {
     summary.actor = object.actorId?.href ?? null;

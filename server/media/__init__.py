@@ -1,0 +1,1 @@
+"""Media: receiving uploads (`uploads`), processing them off the event loop (`pipeline`)."""
