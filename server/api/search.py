@@ -2,11 +2,12 @@
 
 Three kinds of query: a URL (an actor's id or profile page, a post's id, or a local post's
 page `/@alice/ID`), an address (`@user@host` or `user@host`), and plain text (accounts by
-username or display-name prefix, hashtags by name prefix). With `resolve=true` a URL or address is looked up on its server when it is not known;
-like Mastodon, resolving and paging with `offset` need a signed-in member, so that anonymous
-requests cannot make the server contact arbitrary hosts. Full-text status search is not offered:
-`statuses` holds only the post a URL names (known, or fetched when resolving), if the viewer
-may read it. Hashtags carry their last seven days of use (`server/entities/tags.py`).
+username or display-name prefix, hashtags by name prefix). With `resolve=true` a URL or address
+is looked up on its server when it is not known; like Mastodon, resolving and paging with
+`offset` need a signed-in member, so that anonymous requests cannot make the server contact
+arbitrary hosts. Full-text status search is not offered: `statuses` holds only the post a URL
+names (known, or fetched when resolving), if the viewer may read it. Hashtags carry their last
+seven days of use (`server/entities/tags.py`).
 """
 
 from __future__ import annotations
