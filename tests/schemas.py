@@ -130,6 +130,8 @@ ROUTES: dict[tuple[str, str], Body] = {
     ("GET", "/api/v1/statuses/{id}/reblogged_by"): many("account"),
     ("GET", "/api/v1/statuses/{id}/history"): many("status_edit"),
     ("GET", "/api/v1/statuses/{id}/source"): one("status_source"),
+    ("GET", "/api/v1/polls/{id}"): one("poll"),
+    ("POST", "/api/v1/polls/{id}/votes"): one("poll"),
     ("GET", "/api/v2/search"): one("search"),
     ("GET", "/api/v1/timelines/home"): many("status"),
     ("GET", "/api/v1/timelines/public"): many("status"),

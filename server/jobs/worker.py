@@ -17,7 +17,7 @@ from server.composition import open_database, open_federation
 from server.config import Config
 from server.jobs.runner import Worker
 from server.state import FEDERATION
-from server.usecases import blocklists
+from server.usecases import blocklists, polls
 from storage.job_handlers import Registry
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def build_registry() -> Registry:
     inbox.register(registry)
     delivery.register(registry)
     blocklists.register(registry)
+    polls.register(registry)
     return registry
 
 

@@ -27,6 +27,7 @@ from federation.parse.notes import Poll
 from federation.urls import LocalUrls
 from server.usecases.actors import Actor
 from server.usecases.composition import compose
+from server.usecases.polls import PollDraft, attach_poll, check_draft
 from storage import accounts as account_store
 from storage import home_feed
 from storage import notifications as notification_store
@@ -154,6 +155,7 @@ class Typed:
     local_only: bool | None = None
     application_id: int | None = None
     idempotency_key: str | None = None
+    poll: PollDraft | None = None
 
     async def earlier(self, conn: Conn, author: asyncpg.Record) -> asyncpg.Record | None:
         if not self.idempotency_key:
@@ -178,6 +180,7 @@ class Typed:
         check_text(text, spoiler_text, visibility)
         sensitive = preferences["default_sensitive"] if self.sensitive is None else self.sensitive
         parent = await _reply_target(conn, self.in_reply_to_id, author["id"])
+        poll = await check_draft(conn, self.poll) if self.poll is not None else None
         composed = await compose(conn, urls, text)
         return NewStatus(
             content=composed.html,
@@ -192,6 +195,7 @@ class Typed:
             local_only=local_only or (parent is not None and parent["local_only"]),
             application_id=self.application_id,
             idempotency_key=self.idempotency_key,
+            poll=poll,
         )
 
 
@@ -324,17 +328,7 @@ async def _attach(conn: Conn, status: asyncpg.Record, new: NewStatus) -> None:
             conn, status["account_id"], status["id"], list(new.attachments)
         )
     if new.poll is not None:
-        poll = new.poll
-        await remote_store.insert_poll(
-            conn,
-            status["id"],
-            options=[
-                {"title": title, "votes_count": votes}
-                for title, votes in zip(poll.options, poll.votes, strict=True)
-            ],
-            multiple=poll.multiple,
-            expires_at=poll.expires_at,
-        )
+        await attach_poll(conn, status, new.poll)
 
 
 async def _reply_target(conn: Conn, status_id: int | None, author_id: int) -> asyncpg.Record | None:
