@@ -97,7 +97,8 @@ async def check_draft(conn: Conn, draft: PollDraft) -> Poll:
         raise invalid(f"Poll expires_in must be at least {POLL_MIN_EXPIRATION} seconds")
     if draft.expires_in > POLL_MAX_EXPIRATION:
         raise invalid(f"Poll expires_in must be at most {POLL_MAX_EXPIRATION} seconds")
-    expires_at = datetime.now(UTC) + timedelta(seconds=draft.expires_in)
+    # Whole seconds, as ActivityPub timestamps carry it: the same end here and elsewhere.
+    expires_at = (datetime.now(UTC) + timedelta(seconds=draft.expires_in)).replace(microsecond=0)
     return Poll(
         options=options,
         votes=[0] * len(options),
