@@ -32,7 +32,8 @@ async def insert_poll(
     hide_totals: bool = False,
     voters_count: int | None = 0,
 ) -> asyncpg.Record:
-    """The poll of a new status (one per status)."""
+    """The poll of a status; a status's poll given anew (an edit, a remote poll whose options
+    changed) replaces the old one, which has not ended then."""
     options = [{"title": t, "votes_count": v} for t, v in zip(titles, votes, strict=True)]
     return await fetch_one(
         db,
@@ -41,8 +42,10 @@ async def insert_poll(
             (status_id, options, multiple, expires_at, hide_totals, votes_count, voters_count)
         VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (status_id) DO UPDATE SET options = EXCLUDED.options,
+            multiple = EXCLUDED.multiple, hide_totals = EXCLUDED.hide_totals,
             votes_count = EXCLUDED.votes_count, voters_count = EXCLUDED.voters_count,
-            expires_at = EXCLUDED.expires_at, updated_at = now()
+            expires_at = EXCLUDED.expires_at, ended_at = NULL, update_due_at = NULL,
+            updated_at = now()
         RETURNING p.*
         """,
         status_id,

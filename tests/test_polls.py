@@ -246,3 +246,31 @@ async def test_a_poll_through_mastodon_py(live_server: LiveServer):
     alice = await live_server.create_login("alice")
     bob = await live_server.create_login("bob")
     await asyncio.to_thread(_mastodon_py_scenario, live_server.url, alice, bob)
+
+
+async def test_editing_a_poll(client, make_member, pool):
+    """The same options keep the votes (clients send the poll again with every edit); other
+    options replace the poll and forget its votes; an edit without a poll keeps it."""
+    alice, bob = await make_member("alice"), await make_member("bob")
+    status = await make_poll(client, alice)
+    poll_id = status["poll"]["id"]
+    await vote(client, bob, poll_id, [0])
+    path = f"/api/v1/statuses/{status['id']}"
+
+    kept = await api(client, alice, "PUT", path, json={"status": "which one?", "poll": POLL})
+    assert kept["poll"]["votes_count"] == 1
+    assert kept["poll"]["expires_at"] == status["poll"]["expires_at"]
+    kept = await api(client, alice, "PUT", path, json={"status": "which one, then?"})
+    assert kept["poll"]["votes_count"] == 1
+
+    bad = {"status": "x", "poll": {**POLL, "options": ["only"]}}
+    await api(client, alice, "PUT", path, json=bad, expect=422)
+    assert (await api(client, bob, "GET", path))["content"] == "<p>which one, then?</p>"
+
+    new = {"options": ["tea", "coffee", "water"], "expires_in": 600}
+    changed = await api(client, alice, "PUT", path, json={"status": "again", "poll": new})
+    poll = changed["poll"]
+    assert [o["title"] for o in poll["options"]] == ["tea", "coffee", "water"]
+    assert (poll["votes_count"], poll["voters_count"]) == (0, 0)
+    assert (await api(client, bob, "GET", f"/api/v1/polls/{poll['id']}"))["own_votes"] == []
+    await vote(client, bob, poll["id"], [2])

@@ -11,10 +11,11 @@ from federation.errors import invalid, not_found
 from server.auth import authenticated, member_id, optional_auth, viewer_id
 from server.entities.polls import render_polls
 from server.json import json_response
-from server.params import path_id, read_params
+from server.params import Params, path_id, read_params
 from server.state import POOL, URLS
 from server.usecases import polls
 from server.usecases.actors import Actor
+from server.usecases.polls import PollDraft
 from storage import polls as poll_store
 from storage import statuses as status_store
 
@@ -53,6 +54,24 @@ async def votes(request: web.Request) -> web.Response:
         choices,
     )
     return json_response(await _entity(request, voted.status["id"]))
+
+
+def read_poll(params: Params) -> PollDraft | None:
+    """`poll[options][]`, `poll[expires_in]`, `poll[multiple]`, `poll[hide_totals]`, from a
+    form or a JSON object alike; None without a poll."""
+    raw = params.raw("poll")
+    if raw is None or raw == "":
+        return None
+    poll = Params(params.dict("poll") or {})
+    options = poll.list("options")
+    if not all(isinstance(option, str) for option in options):
+        raise invalid("Poll options must be strings")
+    return PollDraft(
+        options=options,
+        expires_in=poll.int("expires_in"),
+        multiple=poll.bool("multiple", False),
+        hide_totals=poll.bool("hide_totals", False),
+    )
 
 
 def _choice(value: Any) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from federation.errors import invalid, not_found
+from server.api.polls import read_poll
 from server.auth import authenticated, current, member_id, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.common import iso
@@ -24,13 +25,14 @@ routes = web.RouteTableDef()
 @authenticated("write:statuses")
 async def edit(request: web.Request) -> web.Response:
     params = await read_params(request)
-    if params.list("media_ids") or params.raw("poll"):
-        raise invalid("media attachments and polls are not supported yet")
+    if params.list("media_ids"):
+        raise invalid("media attachments are not supported yet")
     typed = TypedEdit(
         text=params.str("status", ""),
         spoiler_text=params.str("spoiler_text", ""),
         sensitive=params.bool("sensitive", False),
         language=params.str("language"),
+        poll=read_poll(params),
     )
     account_id = member_id(request)
     status = await edit_status(

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from federation.errors import invalid, not_found
 from server import filtering
+from server.api.polls import read_poll
 from server.auth import authenticated, current, member_id, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.statuses import render_status, render_statuses
@@ -21,7 +22,7 @@ from server.params import Params, parse_id, path_id, read_params
 from server.state import POOL, URLS
 from server.usecases import boosts, favourites
 from server.usecases.actors import Actor
-from server.usecases.polls import POLL_WITH_MEDIA, PollDraft
+from server.usecases.polls import POLL_WITH_MEDIA
 from server.usecases.statuses import REPLY_NOT_FOUND, Typed, delete_status, post_status
 from storage import accounts as account_store
 from storage import statuses as status_store
@@ -58,24 +59,6 @@ def _reject_unsupported(params: Params) -> None:
         raise invalid("scheduled statuses are not supported yet")
 
 
-def _poll(params: Params) -> PollDraft | None:
-    """`poll[options][]`, `poll[expires_in]`, `poll[multiple]`, `poll[hide_totals]`, from a
-    form or a JSON object alike; None without a poll."""
-    raw = params.raw("poll")
-    if raw is None or raw == "":
-        return None
-    poll = Params(params.dict("poll") or {})
-    options = poll.list("options")
-    if not all(isinstance(option, str) for option in options):
-        raise invalid("Poll options must be strings")
-    return PollDraft(
-        options=options,
-        expires_in=poll.int("expires_in"),
-        multiple=poll.bool("multiple", False),
-        hide_totals=poll.bool("hide_totals", False),
-    )
-
-
 def _reply_to(params: Params) -> int | None:
     raw = params.raw("in_reply_to_id")
     if raw is None or raw == "":
@@ -102,7 +85,7 @@ async def create(request: web.Request) -> web.Response:
         local_only=params.bool("local_only"),
         application_id=auth.application_id,
         idempotency_key=request.headers.get("Idempotency-Key") or None,
-        poll=_poll(params),
+        poll=read_poll(params),
     )
     posted = await post_status(
         request.app[POOL], request.app[URLS], Actor.member(member_id(request)), typed

@@ -109,11 +109,12 @@ async def check_draft(conn: Conn, draft: PollDraft) -> Poll:
     )
 
 
-async def attach_poll(conn: Conn, status: asyncpg.Record, poll: Poll) -> None:
-    """Store a new status's poll (local or remote) and schedule its end."""
+async def attach_poll(conn: Conn, status_id: int, poll: Poll) -> None:
+    """Store a status's poll (local or remote; a new one replaces the old) and schedule its
+    end."""
     row = await store.insert_poll(
         conn,
-        status["id"],
+        status_id,
         titles=poll.options,
         votes=poll.votes,
         multiple=poll.multiple,
@@ -123,6 +124,25 @@ async def attach_poll(conn: Conn, status: asyncpg.Record, poll: Poll) -> None:
     )
     if row["expires_at"] is not None:
         await job_store.enqueue(conn, END_QUEUE, {"poll_id": row["id"]}, run_at=row["expires_at"])
+
+
+async def revise_poll(conn: Conn, status: asyncpg.Record, draft: PollDraft) -> None:
+    """A member's edit of a status with `draft` as its poll, as Mastodon does it: the same
+    options (and kind) keep the poll, its votes and its end; other options replace it, with
+    every vote forgotten and a new end `expires_in` from now. (An edit without a poll keeps
+    the poll: Kith never drops votes because a client left the poll out.)"""
+    current = await store.get_poll_of_status(conn, status["id"])
+    same = current is not None and (
+        [option["title"] for option in current["options"]] == [o.strip() for o in draft.options]
+        and current["multiple"] == draft.multiple
+    )
+    if same:
+        return
+    poll = await check_draft(conn, draft)
+    if current is not None:
+        await store.delete_votes(conn, current["id"])
+    # A former end's job finds the poll not over yet, and does nothing.
+    await attach_poll(conn, status["id"], poll)
 
 
 @dataclass(frozen=True)
@@ -223,15 +243,7 @@ async def take_remote_counts(conn: Conn, status_id: int, poll: Poll) -> None:
         await store.set_counts(conn, current["id"], poll.votes, poll.voters_count)
         return
     await store.delete_votes(conn, current["id"])
-    await store.insert_poll(
-        conn,
-        status_id,
-        titles=poll.options,
-        votes=poll.votes,
-        multiple=poll.multiple,
-        expires_at=poll.expires_at,
-        voters_count=poll.voters_count,
-    )
+    await attach_poll(conn, status_id, poll)
 
 
 # --- Jobs -----------------------------------------------------------------------------------------
@@ -250,18 +262,12 @@ async def send_results(fed: Federation, payload: dict[str, Any]) -> None:
 
 async def end(fed: Federation, payload: dict[str, Any]) -> None:
     """The `poll_end` job: notify the local author and voters; a local poll's final Update; a
-    remote poll's final counts fetched first. A poll whose end moved later (a remote edit) is
-    rescheduled."""
+    remote poll's final counts fetched first. Nothing when the poll is not over (its end moved
+    later: the edit that moved it queued another job) or was ended already."""
     poll_id = payload["poll_id"]
     poll = await store.get_poll(fed.pool, poll_id)
     status = await status_store.get_status(fed.pool, poll["status_id"]) if poll else None
-    if poll is None or status is None or poll["ended_at"] is not None:
-        return
-    if not poll["expired"]:
-        if poll["expires_at"] is not None:
-            await job_store.enqueue(
-                fed.pool, END_QUEUE, {"poll_id": poll_id}, run_at=poll["expires_at"]
-            )
+    if poll is None or status is None or poll["ended_at"] is not None or not poll["expired"]:
         return
     final = None if status["local"] else await _fetch_poll(fed, status["uri"])
     async with fed.pool.acquire() as conn, conn.transaction():

@@ -26,6 +26,7 @@ from federation.errors import not_found
 from federation.urls import LocalUrls
 from server.usecases.actors import Actor
 from server.usecases.composition import compose
+from server.usecases.polls import PollDraft, revise_poll
 from server.usecases.statuses import check_text, not_the_authors, valid_language
 from storage import notifications as notification_store
 from storage import status_edits as edit_store
@@ -47,6 +48,7 @@ class Revision:
     mentioned_ids: Sequence[int] = ()
     silent_ids: Sequence[int] = ()
     tags: Sequence[str] = ()
+    poll: PollDraft | None = None  # a member's poll as the edit gives it (`polls.revise_poll`)
 
 
 class Reviser(Protocol):
@@ -89,6 +91,8 @@ async def edit_status(
             sensitive=revision.sensitive,
             language=revision.language,
         )
+        if revision.poll is not None:
+            await revise_poll(conn, edited, revision.poll)
         await edit_store.detach_tags(conn, status_id)
         tags = await tag_store.upsert_tags(conn, list(revision.tags))
         await tag_store.attach_tags(conn, status_id, [tag["id"] for tag in tags])
@@ -118,6 +122,7 @@ class TypedEdit:
     spoiler_text: str = ""
     sensitive: bool = False
     language: str | None = None
+    poll: PollDraft | None = None
 
     async def revise(self, conn: Conn, urls: LocalUrls, status: asyncpg.Record) -> Revision:
         text, spoiler_text = self.text.strip(), self.spoiler_text.strip()
@@ -131,6 +136,7 @@ class TypedEdit:
             language=valid_language(self.language) if self.language else status["language"],
             mentioned_ids=composed.mentioned_ids,
             tags=composed.tags,
+            poll=self.poll,
         )
 
 

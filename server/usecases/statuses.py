@@ -328,7 +328,7 @@ async def _attach(conn: Conn, status: asyncpg.Record, new: NewStatus) -> None:
             conn, status["account_id"], status["id"], list(new.attachments)
         )
     if new.poll is not None:
-        await attach_poll(conn, status, new.poll)
+        await attach_poll(conn, status["id"], new.poll)
 
 
 async def _reply_target(conn: Conn, status_id: int | None, author_id: int) -> asyncpg.Record | None:
