@@ -213,6 +213,21 @@ async def take_update_due(db: Executor, poll_id: int) -> bool:
     return row is not None
 
 
+async def claim_refresh(db: Executor, poll_id: int, every_seconds: int) -> bool:
+    """Whether a remote poll is due to be fetched again (not in the last `every_seconds`);
+    True at most once per period, however many look at it at once."""
+    row = await db.fetchrow(
+        """
+        UPDATE polls SET fetched_at = now()
+        WHERE id = $1 AND (fetched_at IS NULL OR fetched_at < now() - make_interval(secs => $2))
+        RETURNING id
+        """,
+        poll_id,
+        every_seconds,
+    )
+    return row is not None
+
+
 async def end_poll(db: Executor, poll_id: int) -> asyncpg.Record | None:
     """Mark an expired poll ended; None when it is not expired yet or was ended before."""
     return await db.fetchrow(

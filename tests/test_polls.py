@@ -274,3 +274,39 @@ async def test_editing_a_poll(client, make_member, pool):
     assert (poll["votes_count"], poll["voters_count"]) == (0, 0)
     assert (await api(client, bob, "GET", f"/api/v1/polls/{poll['id']}"))["own_votes"] == []
     await vote(client, bob, poll["id"], [2])
+
+
+async def question_of(client, status: dict[str, Any]) -> dict[str, Any]:
+    path = status["uri"].removeprefix("http://kith.test")
+    response = await client.get(path, headers={"Accept": "application/activity+json"})
+    assert response.status == 200, await response.text()
+    return await response.json(content_type=None)
+
+
+async def test_a_local_poll_is_served_as_a_question(client, make_member, pool):
+    alice, bob = await make_member("alice"), await make_member("bob")
+    status = await make_poll(client, alice)
+    await vote(client, bob, status["poll"]["id"], [1])
+    question = await question_of(client, status)
+    assert question["type"] == "Question"
+    assert "anyOf" not in question and "closed" not in question
+    assert question["oneOf"] == [
+        {"type": "Note", "name": "tea", "replies": {"type": "Collection", "totalItems": 0}},
+        {"type": "Note", "name": "coffee", "replies": {"type": "Collection", "totalItems": 1}},
+    ]
+    assert question["votersCount"] == 1
+    assert question["endTime"] == status["poll"]["expires_at"].replace(".000Z", "Z")
+
+    several = await make_poll(client, alice, multiple=True, hide_totals=True)
+    await vote(client, bob, several["poll"]["id"], [0, 1])
+    hidden = await question_of(client, several)
+    assert hidden["anyOf"] == [
+        {"type": "Note", "name": "tea"},
+        {"type": "Note", "name": "coffee"},
+    ]
+    assert "votersCount" not in hidden and "oneOf" not in hidden
+    await pool.execute("UPDATE polls SET expires_at = now() - interval '1 second'")
+    closed = await question_of(client, several)
+    assert closed["closed"] == closed["endTime"]
+    assert [c["replies"]["totalItems"] for c in closed["anyOf"]] == [1, 1]
+    assert closed["votersCount"] == 1

@@ -264,3 +264,25 @@ async def test_a_members_vote_on_a_remote_poll_goes_to_its_author(kith, peer):
     ]
     inboxes = await kith.pool.fetch("SELECT DISTINCT inbox_url FROM deliveries")
     assert [row["inbox_url"] for row in inboxes] == [f"{peer.base_url}/inbox"]
+
+
+async def test_a_remote_poll_a_member_looks_at_is_fetched_again(kith, peer):
+    alice = await make_local(kith, "alice")
+    await followed_peer(kith, peer, alice)
+    create = fixture(peer, "mastodon")
+    assert await process(kith, peer, create) == "ok"
+    question = create["object"]
+    question["oneOf"][0]["replies"]["totalItems"] = 40
+    peer.serve({"@context": create["@context"], **question})
+    status = await remote_status(kith, alice, question["id"])
+    path = f"/api/v1/polls/{status['poll']['id']}"
+    seen = await api(kith.client, alice, "GET", path)
+    assert [o["votes_count"] for o in seen["options"]] == [2, 1]  # what is known now
+    await api(kith.client, alice, "GET", path)
+    await api(kith.client, None, "GET", path)
+    queued = "SELECT count(*) FROM jobs WHERE queue = 'poll_refresh'"
+    assert await kith.pool.fetchval(queued) == 1  # once a minute, however often it is seen
+    await kith.drain()
+    seen = await api(kith.client, alice, "GET", path)
+    assert [o["votes_count"] for o in seen["options"]] == [40, 1]
+    assert await kith.pool.fetchval(queued) == 0

@@ -30,14 +30,15 @@ async def _entity(request: web.Request, status_id: int) -> dict[str, Any]:
 @routes.get("/api/v1/polls/{id}")
 @optional_auth("read:statuses")
 async def show(request: web.Request) -> web.Response:
-    pool = request.app[POOL]
+    pool, viewer = request.app[POOL], viewer_id(request)
     poll = await poll_store.get_poll(pool, path_id(request))
-    if (
-        poll is None
-        or await status_store.get_readable_status(pool, poll["status_id"], viewer_id(request))
-        is None
-    ):
+    if poll is None:
         raise not_found()
+    status = await status_store.get_readable_status(pool, poll["status_id"], viewer)
+    if status is None:
+        raise not_found()
+    if viewer is not None:
+        await polls.refresh_if_stale(pool, poll, status)
     return json_response(await _entity(request, poll["status_id"]))
 
 

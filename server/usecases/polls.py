@@ -1,5 +1,6 @@
-"""Polls: making one with a status, voting (a member here or a remote voter), a remote poll's
-new counts, and the two jobs (a local poll's debounced results, the end of any poll).
+"""Polls: making one with a status, editing it, voting (a member here or a remote voter), a
+remote poll's new counts, and the jobs (a local poll's debounced results, a remote poll fetched
+again, the end of any poll).
 
 Rules follow Mastodon's: 2 to `max_options` options (an instance setting, default
 `server.limits.POLL_MAX_OPTIONS`) of 1 to 50 characters, no duplicates, 5 minutes to a month;
@@ -10,9 +11,11 @@ nothing) and only one in a single-choice poll.
 
 A vote on a local poll queues an `Update` of the Question at most once per `UPDATE_DELAY` (the
 `poll_update` job sends the counts as they are when it runs), as Mastodon does; a poll hiding
-its totals sends none until its end. The `poll_end` job runs at `expires_at`: it notifies the
-local author and local voters and sends a local poll's final Update; a remote poll is fetched
-once more first, so members see its final counts.
+its totals sends none until its end. A running remote poll that a member looks at is fetched
+again in the background, at most once a minute (`poll_refresh`). The `poll_end` job runs at
+`expires_at`: it notifies the local author and local voters and sends a local poll's final
+Update; a remote poll that members voted in is fetched once more first, so they see its final
+counts.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ log = logging.getLogger(__name__)
 
 END_QUEUE = "poll_end"
 UPDATE_QUEUE = "poll_update"
+REFRESH_QUEUE = "poll_refresh"
+# A running remote poll a member looks at is fetched again at most this often (Mastodon: 1 min).
+REFRESH_EVERY = 60
 # How long a local poll's new counts wait before they go out (Mastodon: 3 minutes).
 UPDATE_DELAY = timedelta(minutes=3)
 
@@ -246,7 +252,28 @@ async def take_remote_counts(conn: Conn, status_id: int, poll: Poll) -> None:
     await attach_poll(conn, status_id, poll)
 
 
+async def refresh_if_stale(db: Executor, poll: asyncpg.Record, status: asyncpg.Record) -> None:
+    """A member looks at a running remote poll: have it fetched again in the background, at
+    most once per `REFRESH_EVERY` seconds (the answer shows the counts known now)."""
+    if status["local"] or poll["expired"]:
+        return
+    if await store.claim_refresh(db, poll["id"], REFRESH_EVERY):
+        await job_store.enqueue(db, REFRESH_QUEUE, {"poll_id": poll["id"]})
+
+
 # --- Jobs -----------------------------------------------------------------------------------------
+
+
+async def refresh(fed: Federation, payload: dict[str, Any]) -> None:
+    """The `poll_refresh` job: a remote poll's counts as its server serves them now."""
+    poll = await store.get_poll(fed.pool, payload["poll_id"])
+    status = await status_store.get_status(fed.pool, poll["status_id"]) if poll else None
+    if status is None or status["local"]:
+        return
+    current = await _fetch_poll(fed, status["uri"])
+    if current is not None:
+        async with fed.pool.acquire() as conn, conn.transaction():
+            await take_remote_counts(conn, status["id"], current)
 
 
 async def send_results(fed: Federation, payload: dict[str, Any]) -> None:
@@ -269,7 +296,9 @@ async def end(fed: Federation, payload: dict[str, Any]) -> None:
     status = await status_store.get_status(fed.pool, poll["status_id"]) if poll else None
     if poll is None or status is None or poll["ended_at"] is not None or not poll["expired"]:
         return
-    final = None if status["local"] else await _fetch_poll(fed, status["uri"])
+    final = None
+    if not status["local"] and await store.voter_ids(fed.pool, poll_id, local=True):
+        final = await _fetch_poll(fed, status["uri"])  # only members who voted are told
     async with fed.pool.acquire() as conn, conn.transaction():
         if final is not None:
             await take_remote_counts(conn, status["id"], final)
@@ -294,11 +323,12 @@ async def _fetch_poll(fed: Federation, uri: str) -> Poll | None:
     try:
         note = parse_note(await fetch_object(fed, uri))
     except (FetchError, NoteError, KithError) as exc:
-        log.info("could not refresh the poll %s at its end: %s", uri, exc)
+        log.info("could not fetch the poll %s again: %s", uri, exc)
         return None
-    return note.poll
+    return note.poll if note.uri == uri else None
 
 
 def register(registry: Registry) -> None:
     registry.register(END_QUEUE, end, max_attempts=5)
     registry.register(UPDATE_QUEUE, send_results, max_attempts=5)
+    registry.register(REFRESH_QUEUE, refresh, max_attempts=1)

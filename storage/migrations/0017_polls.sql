@@ -5,8 +5,10 @@
 -- until the end (local polls). update_due_at debounces the Update of a local poll's counts: set
 -- when a vote changes them and no Update is queued yet, cleared by the job that sends it.
 -- ended_at is set once by the end-of-poll job, so its notifications and final Update happen once.
+-- fetched_at: when a remote poll was last queued to be fetched again (a member looking at it).
 ALTER TABLE polls
     ADD COLUMN hide_totals boolean NOT NULL DEFAULT false,
+    ADD COLUMN fetched_at timestamptz,
     ADD COLUMN created_at timestamptz NOT NULL DEFAULT now(),
     ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now(),
     ADD COLUMN update_due_at timestamptz,
