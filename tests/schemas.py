@@ -195,6 +195,8 @@ ROUTES: dict[tuple[str, str], Body] = {
     ("PUT", "/api/v1/admin/registrations"): one("registrations"),
     ("GET", "/api/v1/admin/federation"): one("federation_settings"),
     ("PUT", "/api/v1/admin/federation"): one("federation_settings"),
+    ("GET", "/api/v1/admin/polls"): one("poll_settings"),
+    ("PUT", "/api/v1/admin/polls"): one("poll_settings"),
     ("GET", "/api/v1/admin/blocklist_subscriptions"): many("blocklist_subscription"),
     ("POST", "/api/v1/admin/blocklist_subscriptions"): one("blocklist_subscription"),
     ("GET", "/api/v1/admin/blocklist_subscriptions/{id}"): one("blocklist_subscription"),

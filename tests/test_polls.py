@@ -188,12 +188,27 @@ async def test_a_poll_is_read_and_voted_on_only_where_its_status_is(client, make
 
 
 async def test_the_instance_reports_and_enforces_its_option_limit(client, make_member, pool):
+    staff_scopes = ("read", "write", "admin:read", "admin:write")
+    admin = await make_member("admin", role="admin", scopes=staff_scopes)
+    moderator = await make_member("mod", role="moderator", scopes=staff_scopes)
     alice = await make_member("alice")
     v2 = await api(client, None, "GET", "/api/v2/instance")
     assert v2["configuration"]["polls"]["max_options"] == 4
-    await pool.execute(
-        "INSERT INTO instance_settings (key, value) VALUES ('poll_max_options', '6'::jsonb)"
-    )
+    assert (await api(client, admin, "GET", "/api/v1/admin/polls"))["max_options"] == 4
+
+    await api(client, moderator, "PUT", "/api/v1/admin/polls", json={"max_options": 6}, expect=403)
+    await api(client, alice, "PUT", "/api/v1/admin/polls", json={"max_options": 6}, expect=403)
+    for bad in (1, 51, "many"):
+        body = {"max_options": bad}
+        await api(client, admin, "PUT", "/api/v1/admin/polls", json=body, expect=422)
+    await api(client, admin, "PUT", "/api/v1/admin/polls", json={}, expect=422)
+    assert await pool.fetchval("SELECT count(*) FROM audit_log") == 0
+
+    changed = await api(client, admin, "PUT", "/api/v1/admin/polls", json={"max_options": 6})
+    assert changed == {"max_options": 6, "default_max_options": 4}
+    assert await pool.fetchval(
+        "SELECT detail FROM audit_log WHERE action = 'instance_setting.poll_max_options'"
+    ) == {"from": 4, "to": 6}
     v2 = await api(client, None, "GET", "/api/v2/instance")
     assert v2["configuration"]["polls"]["max_options"] == 6
     v1 = await api(client, None, "GET", "/api/v1/instance")

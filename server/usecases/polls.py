@@ -31,7 +31,7 @@ from federation import poll_outbox
 from federation.context import Federation
 from federation.errors import KithError, invalid, not_found
 from federation.fetch import FetchError, fetch_object
-from federation.parse.notes import NoteError, Poll, parse_note
+from federation.parse.notes import MAX_POLL_OPTIONS, NoteError, Poll, parse_note
 from federation.urls import LocalUrls
 from server.limits import (
     POLL_MAX_CHARACTERS_PER_OPTION,
@@ -41,6 +41,7 @@ from server.limits import (
 )
 from server.usecases.actionable import actionable_original
 from server.usecases.actors import Actor
+from server.usecases.instance_settings import write_changes
 from storage import accounts as account_store
 from storage import jobs as job_store
 from storage import polls as store
@@ -79,6 +80,21 @@ class PollDraft:
 async def max_options(db: Executor) -> int:
     """How many options a poll made here may have (what `/api/v2/instance` reports)."""
     return await store.max_options(db, POLL_MAX_OPTIONS)
+
+
+async def set_max_options(
+    pool: asyncpg.Pool, value: int, *, actor_id: int | None, reason: str = ""
+) -> int:
+    """An admin sets how many options a poll may have: 2 up to the most Kith keeps of any poll
+    (`MAX_POLL_OPTIONS`, so that the instance's own polls federate whole); audited."""
+    if not 2 <= value <= MAX_POLL_OPTIONS:
+        raise invalid(f"max_options must be between 2 and {MAX_POLL_OPTIONS}")
+    async with pool.acquire() as conn, conn.transaction():
+        before = await max_options(conn)
+        await write_changes(
+            conn, {store.MAX_OPTIONS_SETTING: (before, value)}, actor_id=actor_id, reason=reason
+        )
+        return await max_options(conn)
 
 
 async def check_draft(conn: Conn, draft: PollDraft) -> Poll:
