@@ -5,6 +5,8 @@ its activities with `deliver`, so they go out exactly when the vote or the count
 
 from __future__ import annotations
 
+from typing import Any
+
 from federation.delivery import audience, deliver
 from federation.render import activities
 from federation.render.context import AS
@@ -16,42 +18,43 @@ from storage import polls as poll_store
 from storage.db import Conn, Row
 
 
-def render_vote(voter_uri: str, poll_id: int, choice: int, title: str, question: Row) -> dict:
+def render_vote(
+    voter_uri: str, poll_id: int, choice: int, title: str, question_uri: str, author_uri: str
+) -> dict[str, Any]:
     """One choice of a vote as Mastodon sends it: a Create of a `Note` named after the option,
     replying to the Question, addressed to its author only. Its id is stable per voter, poll
     and choice, so the receiver recognises a redelivery."""
     note_id = f"{voter_uri}#votes/{poll_id}/{choice}"
-    to = [question["author_uri"]]
     return {
         "@context": AS,
         "id": f"{note_id}/activity",
         "type": "Create",
         "actor": voter_uri,
-        "to": to,
+        "to": [author_uri],
         "object": {
             "id": note_id,
             "type": "Note",
             "name": title,
             "attributedTo": voter_uri,
-            "inReplyTo": question["uri"],
-            "to": to,
+            "inReplyTo": question_uri,
+            "to": [author_uri],
         },
     }
 
 
-async def voted(
-    conn: Conn, voter_id: int, status: Row, poll: Row, choices: list[int], author_uri: str
-) -> None:
+async def voted(conn: Conn, voter_id: int, status: Row, poll: Row, choices: list[int]) -> None:
     """A local member's vote on a remote poll: one Create per choice, to the poll's author."""
-    voter = await account_store.get_local_account_with_keys(conn, voter_id)
-    if voter is None or status["local"]:
+    if status["local"]:
         return
-    inboxes = await audience.account(conn, status["account_id"])
-    question = {"uri": status["uri"], "author_uri": author_uri}
+    voter = await account_store.get_local_account_with_keys(conn, voter_id)
+    author = await account_store.get_account(conn, status["account_id"])
+    if voter is None or author is None:
+        return
+    inboxes = await audience.account(conn, author["id"])
     for choice in choices:
         title = poll["options"][choice]["title"]
-        activity = render_vote(voter["uri"], poll["id"], choice, title, question)
-        await deliver(conn, actor_id=voter_id, activity=activity, inboxes=inboxes)
+        vote = render_vote(voter["uri"], poll["id"], choice, title, status["uri"], author["uri"])
+        await deliver(conn, actor_id=voter_id, activity=vote, inboxes=inboxes)
 
 
 async def results_changed(conn: Conn, urls: LocalUrls, status: Row, poll_id: int) -> None:

@@ -12,7 +12,7 @@ from server.auth import authenticated, member_id, optional_auth, viewer_id
 from server.entities.polls import render_polls
 from server.json import json_response
 from server.params import Params, path_id, read_params
-from server.state import POOL, URLS
+from server.state import POOL
 from server.usecases import polls
 from server.usecases.actors import Actor
 from server.usecases.polls import PollDraft
@@ -47,13 +47,8 @@ async def show(request: web.Request) -> web.Response:
 async def votes(request: web.Request) -> web.Response:
     params = await read_params(request)
     choices = [_choice(value) for value in params.list("choices")]
-    voted = await polls.vote(
-        request.app[POOL],
-        request.app[URLS],
-        Actor.member(member_id(request)),
-        path_id(request),
-        choices,
-    )
+    actor = Actor.member(member_id(request))
+    voted = await polls.vote(request.app[POOL], actor, path_id(request), choices)
     return json_response(await _entity(request, voted.status["id"]))
 
 

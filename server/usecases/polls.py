@@ -32,7 +32,6 @@ from federation.context import Federation
 from federation.errors import KithError, invalid, not_found
 from federation.fetch import FetchError, fetch_object
 from federation.parse.notes import MAX_POLL_OPTIONS, NoteError, Poll, parse_note
-from federation.urls import LocalUrls
 from server.limits import (
     POLL_MAX_CHARACTERS_PER_OPTION,
     POLL_MAX_EXPIRATION,
@@ -42,7 +41,6 @@ from server.limits import (
 from server.usecases.actionable import actionable_original
 from server.usecases.actors import Actor
 from server.usecases.instance_settings import write_changes
-from storage import accounts as account_store
 from storage import jobs as job_store
 from storage import polls as store
 from storage import statuses as status_store
@@ -178,7 +176,6 @@ class Voted:
 
 async def vote(
     pool: asyncpg.Pool,
-    urls: LocalUrls,
     actor: Actor,
     poll_id: int,
     choices: list[int],
@@ -197,7 +194,7 @@ async def vote(
             raise not_found()
         status = await actionable_original(conn, actor, poll["status_id"])
         wanted = list(dict.fromkeys(choices))
-        _check_vote(actor, status, poll, wanted, voter_id)
+        _check_vote(status, poll, wanted, voter_id)
         before = await store.choices_of(conn, poll_id, voter_id)
         if actor.is_remote and before and (set(wanted) <= set(before)):
             return Voted(status, poll, counted=False)
@@ -208,14 +205,12 @@ async def vote(
         if status["local"]:
             await _results_due(conn, poll)
         elif actor.is_local:
-            author = await account_store.get_account(conn, status["account_id"])
-            if author is not None:
-                await poll_outbox.voted(conn, voter_id, status, poll, added, author["uri"])
+            await poll_outbox.voted(conn, voter_id, status, poll, added)
         return Voted(status, poll, counted=True)
 
 
 def _check_vote(
-    actor: Actor, status: asyncpg.Record, poll: asyncpg.Record, choices: list[int], voter_id: int
+    status: asyncpg.Record, poll: asyncpg.Record, choices: list[int], voter_id: int
 ) -> None:
     if poll["expired"]:
         raise invalid(EXPIRED)

@@ -29,7 +29,7 @@ async def as_vote(fed: Federation, actor: Actor, note: ParsedNote, name: object)
         return None
     poll_id, index = choice
     try:
-        voted = await polls.vote(fed.pool, fed.urls, actor, poll_id, [index], uri=note.uri)
+        voted = await polls.vote(fed.pool, actor, poll_id, [index], uri=note.uri)
     except KithError as exc:
         return refused(exc.message)
     return OK if voted.counted else ignored("vote already counted")
