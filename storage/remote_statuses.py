@@ -6,7 +6,6 @@ Delete, Update, Like) refers to them. Local statuses are written by `storage.sta
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -134,29 +133,6 @@ async def set_cached(
 async def count_media(db: Executor, status_id: int) -> int:
     return await db.fetchval(
         "SELECT count(*) FROM media_attachments WHERE status_id = $1", status_id
-    )
-
-
-async def insert_poll(
-    db: Executor,
-    status_id: int,
-    *,
-    options: list[dict[str, Any]],
-    multiple: bool,
-    expires_at: datetime | None,
-) -> None:
-    await db.execute(
-        """
-        INSERT INTO polls (status_id, options, multiple, expires_at, votes_count)
-        VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (status_id) DO UPDATE SET options = EXCLUDED.options,
-            votes_count = EXCLUDED.votes_count, expires_at = EXCLUDED.expires_at
-        """,
-        status_id,
-        options,
-        multiple,
-        expires_at,
-        sum(option["votes_count"] for option in options),
     )
 
 

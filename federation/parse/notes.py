@@ -29,6 +29,7 @@ CW_TYPES = frozenset({"Note", "Question", "ChatMessage"})
 PUBLIC = frozenset({"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"})
 MAX_SPOILER = 5000
 MAX_POLL_OPTIONS = 50
+MAX_POLL_COUNT = (2**31 - 1) // MAX_POLL_OPTIONS
 
 
 class NoteError(ValueError):
@@ -41,6 +42,8 @@ class Poll:
     votes: list[int]
     multiple: bool
     expires_at: datetime | None
+    voters_count: int | None = None  # None: the peer does not say (`votersCount`)
+    hide_totals: bool = False  # only a local poll hides its counts
 
 
 @dataclass(frozen=True)
@@ -222,9 +225,21 @@ def _poll(doc: dict[str, Any]) -> Poll | None:
             continue
         options.append(choice["name"][:200])
         replies = choice.get("replies")
-        total = replies.get("totalItems") if isinstance(replies, dict) else 0
-        votes.append(total if isinstance(total, int) and total >= 0 else 0)
+        total = replies.get("totalItems") if isinstance(replies, dict) else None
+        if total is None:  # older Misskey counts in `_misskey_votes`
+            total = choice.get("_misskey_votes")
+        votes.append(_count(total) or 0)
     if not options:
         return None
     expires = parse_datetime(doc.get("endTime")) or parse_datetime(doc.get("closed"))
-    return Poll(options, votes, multiple, expires)
+    voters = _count(doc.get("votersCount"))
+    if voters is None and not multiple:  # one choice each: as many voters as votes
+        voters = sum(votes)
+    return Poll(options, votes, multiple, expires, voters)
+
+
+def _count(value: Any) -> int | None:
+    """A non-negative count, capped so that a poll's total still fits an SQL integer."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return None
+    return min(value, MAX_POLL_COUNT)

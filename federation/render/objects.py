@@ -21,6 +21,7 @@ from federation.render import activities
 from federation.render.context import NOTE_CONTEXT, PUBLIC, timestamp
 from federation.urls import LocalUrls
 from storage import outbox as outbox_store
+from storage import polls as poll_store
 from storage import statuses as status_store
 from storage.db import Executor, Row
 
@@ -40,6 +41,7 @@ class NoteParts:
     mentions: tuple[MentionRef, ...] = ()
     tags: tuple[str, ...] = ()
     attachments: tuple[Row, ...] = ()  # processed local uploads, in order
+    poll: Row | None = None  # the status's poll (`storage.polls`): rendered as a Question
 
 
 async def load_note_parts(db: Executor, status_ids: list[int]) -> dict[int, NoteParts]:
@@ -55,12 +57,14 @@ async def load_note_parts(db: Executor, status_ids: list[int]) -> dict[int, Note
     for a in await status_store.attachments_of(db, status_ids):
         if a["file_path"] is not None:
             media[a["status_id"]].append(a)
+    polls = {p["status_id"]: p for p in await poll_store.polls_of(db, status_ids)}
     return {
         status_id: NoteParts(
             in_reply_to=replies.get(status_id),
             mentions=tuple(mentions[status_id]),
             tags=tuple(tags[status_id]),
             attachments=tuple(media[status_id]),
+            poll=polls.get(status_id),
         )
         for status_id in status_ids
     }
@@ -113,6 +117,8 @@ def render_note(status: Row, author: Row, parts: NoteParts, urls: LocalUrls) -> 
             for name in parts.tags
         ),
     ]
+    if parts.poll is not None:
+        note.update(render_question_fields(parts.poll))
     return note
 
 
@@ -132,6 +138,28 @@ def render_attachment(media: Row, urls: LocalUrls) -> dict[str, Any]:
         if isinstance(original.get(key), int):
             item[key] = original[key]
     return item
+
+
+def render_question_fields(poll: Row) -> dict[str, Any]:
+    """What makes a note with a poll a `Question`, as Mastodon sends it: the options as
+    `oneOf` (one choice) or `anyOf` (several), each counting its votes as `replies`; `endTime`,
+    `closed` once ended, `votersCount`. A poll hiding its totals until it ends sends no counts
+    before then (peers read a missing count as 0)."""
+    shown = poll["expired"] or not poll["hide_totals"]
+    choices = []
+    for option in poll["options"]:
+        choice: dict[str, Any] = {"type": "Note", "name": option["title"]}
+        if shown:
+            choice["replies"] = {"type": "Collection", "totalItems": option["votes_count"]}
+        choices.append(choice)
+    fields: dict[str, Any] = {"type": "Question", "anyOf" if poll["multiple"] else "oneOf": choices}
+    if shown and poll["voters_count"] is not None:
+        fields["votersCount"] = poll["voters_count"]
+    if poll["expires_at"] is not None:
+        fields["endTime"] = timestamp(poll["expires_at"])
+        if poll["expired"]:
+            fields["closed"] = timestamp(poll["expires_at"])
+    return fields
 
 
 async def render_status_activities(

@@ -37,6 +37,7 @@ from server.limits import (
     VIDEO_SIZE_LIMIT,
 )
 from server.state import CONFIG, POOL, URLS
+from server.usecases import polls
 from storage import accounts as account_store
 from storage import instance as instance_store
 from storage.db import Conn
@@ -89,6 +90,12 @@ class InstanceInfo:
     stats: asyncpg.Record
     rules: list[dict[str, str]]
     contact_account: dict[str, Any] | None
+    poll_max_options: int = POLL_MAX_OPTIONS
+
+    @property
+    def poll_limits(self) -> dict[str, int]:
+        """Mastodon's `configuration.polls`, with the option count this instance allows."""
+        return {**POLL_LIMITS, "max_options": self.poll_max_options}
 
     @property
     def thumbnail(self) -> str:
@@ -134,6 +141,7 @@ async def load_instance(app: web.Application) -> InstanceInfo:
             stats=await instance_store.stats(db),
             rules=[render_rule(row) for row in await instance_store.list_rules(db)],
             contact_account=render_account(contact, app[URLS]) if contact else None,
+            poll_max_options=await polls.max_options(db),
         )
 
 
@@ -198,7 +206,7 @@ def render_v1(info: InstanceInfo) -> dict[str, Any]:
             "accounts": {"max_featured_tags": MAX_FEATURED_TAGS},
             "statuses": _statuses_config(),
             "media_attachments": _media_config(),
-            "polls": dict(POLL_LIMITS),
+            "polls": info.poll_limits,
         },
         "contact_account": info.contact_account,
         "rules": info.rules,
@@ -230,7 +238,7 @@ def render_v2(info: InstanceInfo) -> dict[str, Any]:
                 **_media_config(),
                 "description_limit": MEDIA_DESCRIPTION_LIMIT,
             },
-            "polls": dict(POLL_LIMITS),
+            "polls": info.poll_limits,
             "translation": {"enabled": False},
         },
         "registrations": {

@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from federation.errors import KithError, invalid, not_found
+from federation.errors import KithError, not_found
+from server.api.polls import read_poll
 from server.auth import authenticated, current, member_id, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.common import iso
@@ -29,8 +30,6 @@ routes = web.RouteTableDef()
 @authenticated("write:statuses")
 async def edit(request: web.Request) -> web.Response:
     params = await read_params(request)
-    if params.raw("poll"):
-        raise invalid("polls are not supported yet")
     typed = TypedEdit(
         text=params.str("status", ""),
         spoiler_text=params.str("spoiler_text", ""),
@@ -38,6 +37,7 @@ async def edit(request: web.Request) -> web.Response:
         language=params.str("language"),
         media_ids=media.parse_media_ids(params.list("media_ids")),
         media_attributes=_media_attributes(params),
+        poll=read_poll(params),
     )
     account_id = member_id(request)
     status = await edit_status(

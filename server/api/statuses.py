@@ -12,6 +12,7 @@ from aiohttp import web
 
 from federation.errors import invalid, not_found
 from server import filtering
+from server.api.polls import read_poll
 from server.auth import authenticated, current, member_id, optional_auth, viewer_id
 from server.entities.accounts import render_account
 from server.entities.statuses import render_status, render_statuses
@@ -49,8 +50,6 @@ async def _respond(request: web.Request, status: asyncpg.Record, *, source: bool
 
 def _reject_unsupported(params: Params) -> None:
     """Refuse what Kith cannot post yet, rather than silently posting something else."""
-    if params.raw("poll"):
-        raise invalid("polls are not supported yet")
     if params.raw("scheduled_at"):
         raise invalid("scheduled statuses are not supported yet")
 
@@ -82,6 +81,7 @@ async def create(request: web.Request) -> web.Response:
         application_id=auth.application_id,
         idempotency_key=request.headers.get("Idempotency-Key") or None,
         media_ids=media.parse_media_ids(params.list("media_ids")),
+        poll=read_poll(params),
     )
     posted = await post_status(
         request.app[POOL], request.app[URLS], Actor.member(member_id(request)), typed

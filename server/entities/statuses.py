@@ -22,6 +22,7 @@ from federation.urls import LocalUrls
 from server.entities.accounts import acct, render_account
 from server.entities.common import iso
 from server.entities.media import render_attachment
+from server.entities.polls import render_polls
 from storage import accounts as account_store
 from storage import statuses as status_store
 from storage.db import Executor
@@ -76,6 +77,7 @@ async def render_statuses(
         else None
     )
     rendered_accounts = {aid: render_account(a, urls) for aid, a in accounts.items()}
+    polls = await render_polls(db, status_ids, viewer_id)
 
     def one(status: asyncpg.Record) -> dict[str, Any]:
         app = applications.get(status["application_id"])
@@ -101,7 +103,7 @@ async def render_statuses(
             "in_reply_to_id": _id_or_none(status["in_reply_to_id"]),
             "in_reply_to_account_id": _id_or_none(status["in_reply_to_account_id"]),
             "reblog": None,
-            "poll": None,
+            "poll": polls.get(status["id"]),
             "card": None,
             "language": status["language"],
             "edited_at": iso(status["edited_at"]),

@@ -18,7 +18,7 @@ from server.config import Config
 from server.jobs.runner import Worker
 from server.media import pipeline
 from server.state import FEDERATION
-from server.usecases import blocklists, media, media_cleanup, remote_media
+from server.usecases import blocklists, media, media_cleanup, polls, remote_media
 from storage.job_handlers import Registry
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ def build_registry() -> Registry:
     remote_media.register(registry)
     media.register(registry)
     media_cleanup.register(registry)
+    polls.register(registry)
     return registry
 
 

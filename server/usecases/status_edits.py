@@ -22,11 +22,12 @@ from typing import Any, Protocol
 import asyncpg
 
 from federation import outbox
-from federation.errors import not_found
+from federation.errors import invalid, not_found
 from federation.urls import LocalUrls
 from server.usecases import media
 from server.usecases.actors import Actor
 from server.usecases.composition import compose
+from server.usecases.polls import POLL_WITH_MEDIA, PollDraft, revise_poll
 from server.usecases.statuses import check_text, not_the_authors, valid_language
 from storage import media as media_store
 from storage import notifications as notification_store
@@ -56,6 +57,7 @@ class Revision:
     media_attributes: Sequence[media.Attributes] = ()
     # A remote author's attachments (as `NewStatus.attachments`); None keeps them as they are.
     attachments: Sequence[dict[str, Any]] | None = None
+    poll: PollDraft | None = None  # a member's poll as the edit gives it (`polls.revise_poll`)
 
 
 class Reviser(Protocol):
@@ -110,6 +112,8 @@ async def edit_status(
             sensitive=revision.sensitive,
             language=revision.language,
         )
+        if revision.poll is not None:
+            await revise_poll(conn, edited, revision.poll)
         await edit_store.detach_tags(conn, status_id)
         tags = await tag_store.upsert_tags(conn, list(revision.tags))
         await tag_store.attach_tags(conn, status_id, [tag["id"] for tag in tags])
@@ -142,10 +146,13 @@ class TypedEdit:
     # As in Mastodon, the attachments the edited status shows: none when none are sent.
     media_ids: Sequence[int] = ()
     media_attributes: Sequence[media.Attributes] = ()
+    poll: PollDraft | None = None
 
     async def revise(self, conn: Conn, urls: LocalUrls, status: asyncpg.Record) -> Revision:
         text, spoiler_text = self.text.strip(), self.spoiler_text.strip()
         check_text(text, spoiler_text, status["visibility"], media=bool(self.media_ids))
+        if self.poll is not None and self.media_ids:
+            raise invalid(POLL_WITH_MEDIA)
         composed = await compose(conn, urls, text)
         return Revision(
             content=composed.html,
@@ -157,6 +164,7 @@ class TypedEdit:
             tags=composed.tags,
             media_ids=self.media_ids,
             media_attributes=self.media_attributes,
+            poll=self.poll,
         )
 
 

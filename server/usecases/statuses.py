@@ -28,6 +28,7 @@ from federation.urls import LocalUrls
 from server.usecases import media
 from server.usecases.actors import Actor
 from server.usecases.composition import compose
+from server.usecases.polls import POLL_WITH_MEDIA, PollDraft, attach_poll, check_draft
 from storage import accounts as account_store
 from storage import home_feed
 from storage import notifications as notification_store
@@ -158,6 +159,7 @@ class Typed:
     application_id: int | None = None
     idempotency_key: str | None = None
     media_ids: Sequence[int] = ()
+    poll: PollDraft | None = None
 
     async def earlier(self, conn: Conn, author: asyncpg.Record) -> asyncpg.Record | None:
         if not self.idempotency_key:
@@ -180,8 +182,11 @@ class Typed:
             visibility, local_only = "public", True
         text, spoiler_text = self.text.strip(), self.spoiler_text.strip()
         check_text(text, spoiler_text, visibility, media=bool(self.media_ids))
+        if self.poll is not None and self.media_ids:
+            raise invalid(POLL_WITH_MEDIA)
         sensitive = preferences["default_sensitive"] if self.sensitive is None else self.sensitive
         parent = await _reply_target(conn, self.in_reply_to_id, author["id"])
+        poll = await check_draft(conn, self.poll) if self.poll is not None else None
         composed = await compose(conn, urls, text)
         return NewStatus(
             content=composed.html,
@@ -197,6 +202,7 @@ class Typed:
             application_id=self.application_id,
             idempotency_key=self.idempotency_key,
             media_ids=self.media_ids,
+            poll=poll,
         )
 
 
@@ -332,17 +338,7 @@ async def _attach(conn: Conn, status: asyncpg.Record, new: NewStatus) -> None:
             conn, status["account_id"], status["id"], list(new.attachments)
         )
     if new.poll is not None:
-        poll = new.poll
-        await remote_store.insert_poll(
-            conn,
-            status["id"],
-            options=[
-                {"title": title, "votes_count": votes}
-                for title, votes in zip(poll.options, poll.votes, strict=True)
-            ],
-            multiple=poll.multiple,
-            expires_at=poll.expires_at,
-        )
+        await attach_poll(conn, status["id"], new.poll)
 
 
 async def _reply_target(conn: Conn, status_id: int | None, author_id: int) -> asyncpg.Record | None:

@@ -1,6 +1,7 @@
 """Create: a post (Note, Question, Article, Page, Event, ...) written on another server.
 
-Stored by `statuses.post_status`, as a member's post is, from the post as delivered.
+Stored by `statuses.post_status`, as a member's post is, from the post as delivered; a vote in
+a local poll (`poll_votes`) is counted instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from server.inbox.dispatch import (
     refused,
 )
 from server.inbox.handlers.common import reference, type_of
+from server.inbox.handlers.poll_votes import as_vote
 from server.usecases.actors import Actor
 from server.usecases.remote_statuses import Delivered
 from server.usecases.statuses import post_status
@@ -43,7 +45,11 @@ async def on_create(fed: Federation, activity: Activity) -> str:
     if authority(note.uri) != authority(activity.actor_uri):
         return refused("the post's id is not on the actor's server")
     author = await remote_accounts.resolve_actor(fed, activity.actor_uri)
-    return await carried_out(_post(fed, Actor.remote(author["id"], activity.uri), note))
+    actor = Actor.remote(author["id"], activity.uri)
+    vote = await as_vote(fed, actor, note, obj.get("name"))  # a vote is never a reply
+    if vote is not None:
+        return vote
+    return await carried_out(_post(fed, actor, note))
 
 
 async def _post(fed: Federation, actor: Actor, note: ParsedNote) -> str:

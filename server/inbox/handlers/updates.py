@@ -2,17 +2,21 @@
 
 A profile is taken from the activity itself only when it is the signed actor's own document; a
 post only when it is the actor's own post, and is edited by `status_edits.edit_status`, as a
-member's post is.
+member's post is. A poll's new counts (Mastodon sends an Update of the Question as votes come
+in) refresh the poll, and are no edit when the text stayed the same.
 """
 
 from __future__ import annotations
 
+from asyncpg import Record
+
 from federation import remote_accounts
 from federation.context import Federation
 from federation.parse.actors import authority
-from federation.parse.notes import POST_TYPES, NoteError, parse_note
+from federation.parse.notes import POST_TYPES, NoteError, ParsedNote, parse_note
 from server.inbox.dispatch import OK, Activity, Dispatcher, carried_out, ignored, refused
 from server.inbox.handlers.common import known_account, live_status, type_of
+from server.usecases import polls
 from server.usecases.actors import Actor
 from server.usecases.remote_statuses import Delivered
 from server.usecases.status_edits import edit_status
@@ -45,7 +49,19 @@ async def on_update(fed: Federation, activity: Activity) -> str:
     if status is None:
         return ignored("unknown status")
     actor = Actor.remote(author["id"], activity.uri)
+    if note.poll is not None:
+        await polls.refresh_remote(fed.pool, status["id"], note.poll)
+        if _same_text(status, note):  # new counts only: not an edit
+            return OK
     return await carried_out(edit_status(fed.pool, fed.urls, actor, status["id"], edit))
+
+
+def _same_text(status: Record, note: ParsedNote) -> bool:
+    return (status["content"], status["spoiler_text"], status["sensitive"]) == (
+        note.content,
+        note.spoiler_text,
+        note.sensitive,
+    )
 
 
 def register(dispatcher: Dispatcher) -> None:
