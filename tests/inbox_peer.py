@@ -19,12 +19,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from federation import remote_accounts
 from federation.keycache import KeyCache
 from federation.keys import make_rsa_keypair
 from federation.signatures import SigningKey, sign_request
 from server.auth import hash_secret
 from server.state import URLS
 from server.usecases.accounts import create_local_account
+from storage import follows as follow_store
 from storage import oauth as oauth_store
 from tests.federation_harness import Instance, Network
 from tests.remote_server import RemoteServer
@@ -176,6 +178,28 @@ class Peer:
         async with instance.federation.http.post(url, data=body, headers=sent) as response:
             text = await response.text()
             return response.status, json.loads(text) if text else None
+
+
+async def follow_row(
+    kith: Instance, follower_id: int, followed_id: int, *, uri: str | None = None
+) -> None:
+    """A follow written straight into Kith's database (no Follow activity, no notification)."""
+    await follow_store.insert_follow(
+        kith.pool,
+        follower_id,
+        followed_id,
+        show_reblogs=True,
+        notify=False,
+        languages=None,
+        uri=uri,
+    )
+
+
+async def remote_followed_by(kith: Instance, peer: Peer, member: Local) -> int:
+    """The peer's actor, known to Kith and followed by `member`; returns its account id."""
+    account = await remote_accounts.resolve_actor(kith.federation, peer.actor())
+    await follow_row(kith, member.account_id, account["id"])
+    return account["id"]
 
 
 @pytest.fixture(name="kith")

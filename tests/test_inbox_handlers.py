@@ -14,7 +14,15 @@ from server.inbox.handlers import featured
 from storage import follows as follow_store
 from tests.api import api
 from tests.federation_harness import Instance
-from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
+from tests.inbox_peer import (  # noqa: F401 - fixtures
+    PUBLIC,
+    Local,
+    Peer,
+    kith_fixture,
+    make_local,
+    peer_fixture,
+    remote_followed_by,
+)
 from tests.schemas import assert_matches
 
 
@@ -32,21 +40,6 @@ async def process(kith: Instance, peer: Peer, activity: dict[str, Any], **kwargs
 
 async def get_as(kith: Instance, member: Local, path: str, *, expect: int = 200) -> Any:
     return await api(kith.client, member, "GET", path, expect=expect)
-
-
-async def remote_followed_by(kith: Instance, peer: Peer, member: Local) -> int:
-    """The peer's actor, known to Kith and followed by `member`; returns its account id."""
-    account = await remote_accounts.resolve_actor(kith.federation, peer.actor())
-    await follow_store.insert_follow(
-        kith.pool,
-        member.account_id,
-        account["id"],
-        show_reblogs=True,
-        notify=False,
-        languages=None,
-        uri=None,
-    )
-    return account["id"]
 
 
 def note(peer: Peer, n: int = 1, **fields: Any) -> dict[str, Any]:

@@ -15,10 +15,16 @@ from typing import Any
 import pytest
 
 from federation import remote_accounts
-from storage import follows as follow_store
 from tests.api import api
 from tests.federation_harness import Instance, Network
-from tests.inbox_peer import Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
+from tests.inbox_peer import (  # noqa: F401 - fixtures
+    Local,
+    Peer,
+    follow_row,
+    kith_fixture,
+    make_local,
+    peer_fixture,
+)
 
 BLOCKED, OTHER = "peer.test", "other.test"
 
@@ -110,15 +116,7 @@ async def test_a_follow_row_from_a_blocked_domain_is_dropped_when_it_follows_aga
     carol = await make_local(kith, "carol")
     await block_domain(kith, carol, BLOCKED)
     ana = await remote_accounts.resolve_actor(kith.federation, peer.actor())
-    await follow_store.insert_follow(
-        kith.pool,
-        ana["id"],
-        carol.account_id,
-        show_reblogs=True,
-        notify=False,
-        languages=None,
-        uri=f"{ana['uri']}#old-follow",
-    )
+    await follow_row(kith, ana["id"], carol.account_id, uri=f"{ana['uri']}#old-follow")
     outcome = await deliver(kith, peer, peer.activity("Follow", carol.uri))
     assert outcome is not None and outcome.startswith("refused"), outcome
     assert await kith.pool.fetchval("SELECT count(*) FROM follows") == 0
@@ -145,15 +143,7 @@ async def test_a_member_cannot_follow_an_account_on_a_domain_they_block(kith, pe
 async def follower(kith: Instance, server: Peer, path: str, target: Local) -> dict[str, Any]:
     """A remote account on `server` following `target` through a row written directly."""
     account = await remote_accounts.resolve_actor(kith.federation, server.actor(path))
-    await follow_store.insert_follow(
-        kith.pool,
-        account["id"],
-        target.account_id,
-        show_reblogs=True,
-        notify=False,
-        languages=None,
-        uri=f"{account['uri']}#follows/1",
-    )
+    await follow_row(kith, account["id"], target.account_id, uri=f"{account['uri']}#follows/1")
     return account
 
 
@@ -209,15 +199,7 @@ async def test_a_boost_does_not_reach_an_author_on_a_blocked_domain(kith, peer, 
         server.server.serve("/inbox", {}, status=202)
     carol = await make_local(kith, "carol")
     ana = await follower(kith, peer, "/users/ana", carol)
-    await follow_store.insert_follow(
-        kith.pool,
-        carol.account_id,
-        ana["id"],
-        show_reblogs=True,
-        notify=False,
-        languages=None,
-        uri=None,
-    )
+    await follow_row(kith, carol.account_id, ana["id"])
     note_id = f"{ana['uri']}/statuses/1"
     note = {
         "id": note_id,

@@ -11,11 +11,17 @@ from typing import Any
 
 import pytest
 
-from federation import remote_accounts
-from storage import follows as follow_store
 from tests.api import api
 from tests.federation_harness import Instance, Network
-from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
+from tests.inbox_peer import (  # noqa: F401 - fixtures
+    PUBLIC,
+    Local,
+    Peer,
+    kith_fixture,
+    make_local,
+    peer_fixture,
+    remote_followed_by,
+)
 from tests.test_federation_e2e import User, follow_remote, member, notifications
 
 FIXTURES = Path(__file__).parent / "fixtures" / "polls"
@@ -188,19 +194,6 @@ def fixture(peer: Peer, name: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-async def followed_peer(kith: Instance, peer: Peer, alice: Local) -> None:
-    account = await remote_accounts.resolve_actor(kith.federation, peer.actor())
-    await follow_store.insert_follow(
-        kith.pool,
-        alice.account_id,
-        account["id"],
-        show_reblogs=True,
-        notify=False,
-        languages=None,
-        uri=None,
-    )
-
-
 async def remote_status(kith: Instance, alice: Local, uri: str) -> dict[str, Any]:
     status_id = await kith.pool.fetchval("SELECT id FROM statuses WHERE uri = $1", uri)
     assert status_id is not None, uri
@@ -217,7 +210,7 @@ async def remote_status(kith: Instance, alice: Local, uri: str) -> dict[str, Any
 )
 async def test_remote_questions_are_polls(kith, peer, name, titles, votes, multiple, voters):
     alice = await make_local(kith, "alice")
-    await followed_peer(kith, peer, alice)
+    await remote_followed_by(kith, peer, alice)
     create = fixture(peer, name)
     assert await process(kith, peer, create) == "ok"
     status = await remote_status(kith, alice, create["object"]["id"])
@@ -231,7 +224,7 @@ async def test_remote_questions_are_polls(kith, peer, name, titles, votes, multi
 
 async def test_a_remote_update_refreshes_the_counts_without_an_edit(kith, peer):
     alice = await make_local(kith, "alice")
-    await followed_peer(kith, peer, alice)
+    await remote_followed_by(kith, peer, alice)
     create = fixture(peer, "mastodon")
     assert await process(kith, peer, create) == "ok"
     question = create["object"]
@@ -245,7 +238,7 @@ async def test_a_remote_update_refreshes_the_counts_without_an_edit(kith, peer):
 
 async def test_a_members_vote_on_a_remote_poll_goes_to_its_author(kith, peer):
     alice = await make_local(kith, "alice")
-    await followed_peer(kith, peer, alice)
+    await remote_followed_by(kith, peer, alice)
     create = fixture(peer, "pleroma")
     assert await process(kith, peer, create) == "ok"
     status = await remote_status(kith, alice, create["object"]["id"])
@@ -268,7 +261,7 @@ async def test_a_members_vote_on_a_remote_poll_goes_to_its_author(kith, peer):
 
 async def test_a_remote_poll_a_member_looks_at_is_fetched_again(kith, peer):
     alice = await make_local(kith, "alice")
-    await followed_peer(kith, peer, alice)
+    await remote_followed_by(kith, peer, alice)
     create = fixture(peer, "mastodon")
     assert await process(kith, peer, create) == "ok"
     question = create["object"]

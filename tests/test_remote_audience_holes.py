@@ -21,10 +21,17 @@ from typing import Any
 import pytest
 
 from federation import remote_accounts
-from storage import follows as follow_store
 from tests.api import api
 from tests.federation_harness import Instance
-from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
+from tests.inbox_peer import (  # noqa: F401 - fixtures
+    PUBLIC,
+    Local,
+    Peer,
+    follow_row,
+    kith_fixture,
+    make_local,
+    peer_fixture,
+)
 from tests.test_authorized_fetch import fetch
 
 SECRET = "the secret harbour plan"
@@ -39,18 +46,6 @@ class Scene:
     carl: Local
     ana_id: int
     status: dict[str, Any]
-
-
-async def follow(kith: Instance, follower_id: int, followed_id: int) -> None:
-    await follow_store.insert_follow(
-        kith.pool,
-        follower_id,
-        followed_id,
-        show_reblogs=True,
-        notify=False,
-        languages=None,
-        uri=None,
-    )
 
 
 async def post(kith: Instance, member: Local, **fields: Any) -> dict[str, Any]:
@@ -79,9 +74,9 @@ async def scene(kith: Instance, peer: Peer, audience: tuple[dict[str, str], bool
     peer.server.serve("/inbox", {}, status=202)  # what alice's server delivers to ana's
     alice, _, carl = [await make_local(kith, name) for name in ("alice", "bob", "carl")]
     ana = await remote_accounts.resolve_actor(kith.federation, peer.actor())
-    await follow(kith, carl.account_id, ana["id"])
+    await follow_row(kith, carl.account_id, ana["id"])
     if ana_follows:
-        await follow(kith, ana["id"], alice.account_id)
+        await follow_row(kith, ana["id"], alice.account_id)
     text = f"{'@ana@peer.test ' if addressed else ''}@bob {SECRET}"
     status = await post(kith, alice, status=text, **fields)
     await kith.drain()
@@ -395,7 +390,7 @@ async def test_a_members_boost_of_a_local_only_post_is_never_served_over_activit
 async def test_a_member_may_boost_a_local_only_post_and_the_boost_stays_local(kith, peer):
     s = await scene(kith, peer, AUDIENCES["local-only"])
     dave = await make_local(kith, "dave")
-    await follow(kith, s.ana_id, dave.account_id)  # a remote follower the boost must not reach
+    await follow_row(kith, s.ana_id, dave.account_id)  # a remote follower the boost must not reach
     await kith.pool.execute("DELETE FROM deliveries; DELETE FROM outgoing_activities")
     async with kith.client.post(
         f"/api/v1/statuses/{s.status['id']}/reblog", headers=dave.headers

@@ -18,15 +18,21 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from federation import remote_accounts
 from federation.parse.notes import parse_note
 from server.limits import IMAGE_SIZE_LIMIT
 from server.usecases import domain_blocks, policies
-from storage import follows as follow_store
 from tests import media_samples as samples
 from tests.api import api
 from tests.federation_harness import Instance
-from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
+from tests.inbox_peer import (  # noqa: F401 - fixtures
+    PUBLIC,
+    Local,
+    Peer,
+    kith_fixture,
+    make_local,
+    peer_fixture,
+    remote_followed_by,
+)
 from tests.remote_server import RemoteServer
 from tests.test_cli import kith_env, run_kith
 from tests.test_domain_blocks import admin_of
@@ -232,18 +238,8 @@ async def test_media_nsfw_marks_a_peertube_video_sensitive(kith, peer, network):
 async def follower_of(kith: Instance, peer: Peer) -> tuple[Local, str]:
     """Member amy, following the peer's actor ana (so ana's posts are kept)."""
     amy = await make_local(kith, f"amy{uuid.uuid4().hex[:6]}")
-    ana = peer.actor()
-    account = await remote_accounts.resolve_actor(kith.federation, ana)
-    await follow_store.insert_follow(
-        kith.pool,
-        amy.account_id,
-        account["id"],
-        show_reblogs=True,
-        notify=False,
-        languages=None,
-        uri=None,
-    )
-    return amy, ana
+    await remote_followed_by(kith, peer, amy)
+    return amy, peer.actor()
 
 
 async def receive(

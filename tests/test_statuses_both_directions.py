@@ -16,8 +16,16 @@ import pytest
 
 from tests.api import api
 from tests.federation_harness import Instance
-from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
-from tests.test_inbox_handlers import process, remote_followed_by
+from tests.inbox_peer import (  # noqa: F401 - fixtures
+    PUBLIC,
+    Local,
+    Peer,
+    kith_fixture,
+    make_local,
+    peer_fixture,
+    remote_followed_by,
+)
+from tests.test_inbox_handlers import process
 
 DIRECTIONS = ("local", "remote")
 
