@@ -16,12 +16,10 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import uvloop
-from aiohttp import web
 
 from federation.errors import KithError
 from federation.urls import LocalUrls
 from server import cli_blocklists, cli_federation, cli_policies, cli_registrations
-from server.app import create_app
 from server.cli_audit import add_audit_commands, run_audit_command
 from server.cli_common import CliError, open_pool
 from server.cli_domains import add_domain_commands, run_domain_command
@@ -136,6 +134,12 @@ async def _wait_for_signal() -> None:
 
 
 async def _serve(config: Config) -> None:
+    # Imported here, like the worker below: the web app (every API module, the media pipeline)
+    # is a third of a second to import, which every other command would pay for nothing.
+    from aiohttp import web
+
+    from server.app import create_app
+
     dsn = database_url(config)
     app = create_app(config, dsn, run_worker=True)
     runner = web.AppRunner(app, access_log=None)
