@@ -146,6 +146,31 @@ def process_video(store: MediaStore, source: Path, kind: str) -> Processed:
     raise MediaRefused("Validation failed: the file has neither video nor audio")
 
 
+def _encode(
+    store: MediaStore,
+    written: list[str],
+    ffmpeg: str,
+    kind: str,
+    source: Path,
+    container: str,
+    arguments: list[str],
+) -> str:
+    """Encode `source` with ffmpeg's output `arguments` into a new store file in `container`
+    (its extension and ffmpeg format); returns its name, also added to `written`."""
+    name = store.new_name(container)
+    output = store.incoming().with_suffix(f".{container}")
+    command = [ffmpeg, "-nostdin", "-v", "error", "-y", *_input(kind, source), *arguments]
+    command += ["-threads", THREADS, "-f", container, str(output)]
+    try:
+        _run(command)
+        written.append(name)
+        store.adopt(name, output)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            output.unlink()
+    return name
+
+
 def _scale_filter(stream: dict[str, Any]) -> str:
     """Fit VIDEO_MATRIX_LIMIT, and even dimensions (H.264 in 4:2:0 needs them)."""
     width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
@@ -171,20 +196,11 @@ def _video(
         raise MediaRefused(
             f"Validation failed: a video may have at most {VIDEO_FRAME_RATE_LIMIT} frames a second"
         )
-    name = store.new_name("mp4")
-    output = store.incoming().with_suffix(".mp4")
     audio = ["-map", "0:a:0", "-c:a", "aac", "-b:a", "160k"] if has_audio and not gifv else ["-an"]
-    command = [ffmpeg, "-nostdin", "-v", "error", "-y", *_input(kind, source)]
-    command += ["-map", "0:v:0", *audio, *_STRIP, "-vf", _scale_filter(stream)]
-    command += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
-    command += ["-threads", THREADS, "-movflags", "+faststart", "-f", "mp4", str(output)]
-    try:
-        _run(command)
-        written.append(name)
-        store.adopt(name, output)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            output.unlink()
+    arguments = ["-map", "0:v:0", *audio, *_STRIP, "-vf", _scale_filter(stream)]
+    arguments += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+    arguments += ["-movflags", "+faststart"]
+    name = _encode(store, written, ffmpeg, kind, source, "mp4", arguments)
     encoded = probe(ffprobe, "mp4", store.path(name))
     out_stream = _streams(encoded, "video")[0]
     width, height = int(out_stream["width"]), int(out_stream["height"])
@@ -229,18 +245,8 @@ def _frame(ffmpeg: str, store: MediaStore, video: Path, duration: float) -> Path
 def _audio(
     store: MediaStore, written: list[str], ffmpeg: str, ffprobe: str, kind: str, source: Path
 ) -> Processed:
-    name = store.new_name("mp3")
-    output = store.incoming().with_suffix(".mp3")
-    command = [ffmpeg, "-nostdin", "-v", "error", "-y", *_input(kind, source), "-map", "0:a:0"]
-    command += [*_STRIP, "-vn", "-c:a", "libmp3lame", "-q:a", "2", "-id3v2_version", "0"]
-    command += ["-threads", THREADS, "-f", "mp3", str(output)]
-    try:
-        _run(command)
-        written.append(name)
-        store.adopt(name, output)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            output.unlink()
+    arguments = ["-map", "0:a:0", *_STRIP, "-vn", "-c:a", "libmp3lame", "-q:a", "2"]
+    name = _encode(store, written, ffmpeg, kind, source, "mp3", [*arguments, "-id3v2_version", "0"])
     encoded = probe(ffprobe, "mp3", store.path(name))
     stream = _streams(encoded, "audio")[0]
     original: dict[str, Any] = {}
