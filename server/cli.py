@@ -12,7 +12,7 @@ import logging
 import secrets
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any
 
 import uvloop
@@ -172,7 +172,9 @@ async def _worker(config: Config) -> None:
     await run_standalone_worker(config, database_url(config), _wait_for_signal)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run one command; `environ` replaces the process environment and `.env` (for embedding:
+    the test suite runs commands in its own process)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -180,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # pgserver narrates every pg_ctl call at INFO; its warnings and errors still show.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
-        config = load_config()
+        config = load_config() if environ is None else load_config(environ, env_file=None)
         if args.command == "serve":
             run_async(_serve(config))
         elif args.command == "worker":

@@ -8,9 +8,9 @@ from typing import Any
 
 from server.state import POOL
 from tests.api import api
+from tests.cli import kith_env, run_kith
 from tests.schemas import assert_matches
 from tests.test_admin_accounts import pages
-from tests.test_cli import kith_env, run_kith
 from tests.test_reports import report
 from tests.test_statuses import post
 

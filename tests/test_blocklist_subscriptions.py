@@ -18,8 +18,8 @@ from server.jobs.runner import Worker
 from server.jobs.worker import build_registry
 from server.state import FEDERATION, POOL
 from tests.api import api
+from tests.cli import assert_one_line_error, kith_env, run_kith
 from tests.schemas import assert_matches
-from tests.test_cli import assert_one_line_error, kith_env, run_kith
 from tests.test_domain_blocks import admin_of, count
 from tests.test_federation_e2e import alice_follows_bob, follow_remote
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
@@ -12,6 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.cli import assert_one_line_error, kith_env
+
 KITH = [sys.executable, "-m", "server.cli"]
 
 
@@ -19,12 +20,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def kith_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KITH_")}
-    env.update({"KITH_DATA_DIR": str(tmp_path / "data"), **settings})
-    return env
 
 
 async def run_kith(
@@ -43,15 +38,6 @@ async def run_kith(
         proc.communicate(stdin.encode() if stdin is not None else None), timeout
     )
     return proc.returncode, out.decode(), err.decode()
-
-
-def assert_one_line_error(code: int, err: str, *needles: str) -> None:
-    assert code != 0
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("kith:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0]
 
 
 async def test_user_create_and_list(tmp_path: Path, db_dsn: str):

@@ -9,10 +9,10 @@ from pathlib import Path
 import asyncpg
 
 from server.state import POOL
+from tests.cli import kith_env, run_kith
 from tests.federation_harness import Instance
 from tests.inbox_peer import Peer
 from tests.members import create_member
-from tests.test_cli import kith_env, run_kith
 from tests.test_federation_e2e import (
     User,
     alice_follows_bob,

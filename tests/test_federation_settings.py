@@ -8,10 +8,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from tests.cli import assert_one_line_error, kith_env, run_kith
 from tests.federation_harness import Instance
 from tests.inbox_peer import Peer, make_local
 from tests.members import create_member
-from tests.test_cli import assert_one_line_error, kith_env, run_kith
 from tests.test_domain_blocks import admin_of
 from tests.test_federation_e2e import UnexpectedStatus, User, follow_remote, member, relationship
 

@@ -12,9 +12,9 @@ import pytest
 
 from server.state import POOL
 from storage.settings import set_setting
+from tests.cli import kith_env, run_kith
 from tests.schemas import assert_matches
 from tests.test_accounts import SIGN_UP, app_token, next_link, ok
-from tests.test_cli import kith_env, run_kith
 
 PATH = "/api/v1/invites"
 INVITE_KEYS = {"id", "code", "url", "uses", "max_uses", "expires_at", "created_at"}

@@ -23,6 +23,7 @@ from server.limits import IMAGE_SIZE_LIMIT
 from server.usecases import domain_blocks, policies
 from tests import media_samples as samples
 from tests.api import api
+from tests.cli import kith_env, run_kith
 from tests.federation_harness import Instance
 from tests.inbox_peer import (  # noqa: F401 - fixtures
     PUBLIC,
@@ -34,7 +35,6 @@ from tests.inbox_peer import (  # noqa: F401 - fixtures
     remote_followed_by,
 )
 from tests.remote_server import RemoteServer
-from tests.test_cli import kith_env, run_kith
 from tests.test_domain_blocks import admin_of
 from tests.test_inbox_fixtures import FIXTURES, move_to_peer
 from tests.test_policy_fixtures import deliver, status_of

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from server.state import POOL
+from tests.cli import kith_env, run_kith
 from tests.test_accounts import app_token, set_registrations
-from tests.test_cli import kith_env, run_kith
 
 PASSWORD = "a long enough password"
 TOO_LONG = "is too long (maximum is 30 characters)"
