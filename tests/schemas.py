@@ -139,6 +139,8 @@ ROUTES: dict[tuple[str, str], Body] = {
     ("DELETE", "/api/v1/media/{id}"): one("empty"),
     ("GET", "/api/v1/polls/{id}"): one("poll"),
     ("POST", "/api/v1/polls/{id}/votes"): one("poll"),
+    ("GET", "/api/v1/markers"): one("markers"),
+    ("POST", "/api/v1/markers"): one("markers"),
     ("GET", "/api/v2/search"): one("search"),
     ("GET", "/api/v1/timelines/home"): many("status"),
     ("GET", "/api/v1/timelines/public"): many("status"),
