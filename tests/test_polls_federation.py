@@ -236,6 +236,21 @@ async def test_a_remote_update_refreshes_the_counts_without_an_edit(kith, peer):
     assert (status["poll"]["voters_count"], status["edited_at"]) == (9, None)
 
 
+async def test_another_actor_of_the_same_server_cannot_rewrite_a_poll(kith, peer):
+    alice = await make_local(kith, "alice")
+    await remote_followed_by(kith, peer, alice)
+    create = fixture(peer, "mastodon")
+    assert await process(kith, peer, create) == "ok"
+    mallory = peer.actor("/users/mallory")
+    forged = {**create["object"], "attributedTo": mallory}
+    forged["oneOf"] = [{"type": "Note", "name": "evil", "replies": {"totalItems": 999}}]
+    outcome = await process(kith, peer, peer.activity("Update", forged, actor=mallory))
+    assert outcome.startswith("refused")
+    status = await remote_status(kith, alice, create["object"]["id"])
+    assert [o["votes_count"] for o in status["poll"]["options"]] == [2, 1]
+    assert "evil" not in [o["title"] for o in status["poll"]["options"]]
+
+
 async def test_a_members_vote_on_a_remote_poll_goes_to_its_author(kith, peer):
     alice = await make_local(kith, "alice")
     await remote_followed_by(kith, peer, alice)

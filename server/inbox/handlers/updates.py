@@ -48,6 +48,8 @@ async def on_update(fed: Federation, activity: Activity) -> str:
     status = await live_status(fed, note.uri)
     if status is None:
         return ignored("unknown status")
+    if status["account_id"] != author["id"]:  # before the counts: only the author may change them
+        return refused("the post is not the actor's")
     actor = Actor.remote(author["id"], activity.uri)
     if note.poll is not None:
         await polls.refresh_remote(fed.pool, status["id"], note.poll)
