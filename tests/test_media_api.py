@@ -132,6 +132,29 @@ async def test_bad_details_are_refused_and_leave_nothing(client, make_member):
     assert not list((store_of(client).root / "incoming").glob("*"))
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"garbage",  # no boundary at all
+        b'--XX\r\nContent-Disposition: form-data; name="FIELD"; filename="a.jpg"\r\n\r\n\xff\xd8',
+    ],
+    ids=["no-boundary", "cut-short"],
+)
+@pytest.mark.parametrize("path", ["/api/v2/media", "/api/v1/accounts/update_credentials"])
+async def test_a_malformed_multipart_body_is_a_400_and_leaves_nothing(
+    client, make_member, body: bytes, path: str
+):
+    alice = await make_member("alice")
+    method, field = ("POST", b"file") if path.endswith("media") else ("PATCH", b"avatar")
+    body = body.replace(b"FIELD", field)
+    headers = {"Content-Type": "multipart/form-data; boundary=XX"}
+    error = await api(client, alice, method, path, data=body, headers=headers, expect=400)
+    assert "parsing" in error["error"]
+    assert await client.server.app[POOL].fetchval("SELECT count(*) FROM media_attachments") == 0
+    assert stored_files(client) == set()
+    assert not list((store_of(client).root / "incoming").glob("*"))
+
+
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 async def test_a_video_is_processed_in_the_background(client, make_member, tmp_path: Path):
     alice = await make_member("alice")

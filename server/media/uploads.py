@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from aiohttp import BodyPartReader, hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from federation.errors import KithError
 from federation.excerpt import excerpt
@@ -97,30 +98,44 @@ async def receive_upload(
     uploads = Uploads(Params(data))
     try:
         try:
-            reader = await request.multipart()
-        except (ValueError, AssertionError):
+            await _read_parts(request, expected, data, uploads, store, max_bytes)
+        except (ValueError, AssertionError, HttpProcessingError):
+            # aiohttp's multipart reader on a body that is not what its headers say (no
+            # boundary, cut short, a malformed part header).
             raise KithError(400, "Error occurred while parsing request parameters") from None
-        text_bytes = 0
-        while True:
-            part = await reader.next()
-            if part is None:
-                break
-            if not isinstance(part, BodyPartReader) or not part.name:
-                raise KithError(400, "Error occurred while parsing request parameters")
-            if part.filename is None and part.name not in expected:
-                text_bytes, value = await _read_text(part, text_bytes)
-                _set_nested(data, part.name, value)
-                continue
-            if part.name not in expected:
-                raise KithError(422, f"Validation failed: unexpected file in {excerpt(part.name)}")
-            if part.name in uploads:
-                raise KithError(422, f"Validation failed: {excerpt(part.name)} was sent twice")
-            uploads[part.name] = await _stream_file(part, store, max_bytes)
         _reject_nul(data)
     except BaseException:
         uploads.discard()
         raise
     return uploads
+
+
+async def _read_parts(
+    request: web.Request,
+    expected: set[str],
+    data: dict[str, Any],
+    uploads: Uploads,
+    store: MediaStore,
+    max_bytes: int,
+) -> None:
+    """Read the multipart body: text fields into `data`, the `expected` files into `uploads`."""
+    reader = await request.multipart()
+    text_bytes = 0
+    while True:
+        part = await reader.next()
+        if part is None:
+            return
+        if not isinstance(part, BodyPartReader) or not part.name:
+            raise KithError(400, "Error occurred while parsing request parameters")
+        if part.filename is None and part.name not in expected:
+            text_bytes, value = await _read_text(part, text_bytes)
+            _set_nested(data, part.name, value)
+            continue
+        if part.name not in expected:
+            raise KithError(422, f"Validation failed: unexpected file in {excerpt(part.name)}")
+        if part.name in uploads:
+            raise KithError(422, f"Validation failed: {excerpt(part.name)} was sent twice")
+        uploads[part.name] = await _stream_file(part, store, max_bytes)
 
 
 async def _read_text(part: BodyPartReader, used: int) -> tuple[int, str]:
