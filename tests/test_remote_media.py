@@ -505,6 +505,21 @@ def test_bad_values_are_left_out_not_trusted():
     assert parsed.blurhash is None and len(parsed.description or "") == 1500
 
 
+def test_numbers_no_float_can_hold_are_left_out():
+    """A fetched document is parsed with no limit on integers (`json.loads`)."""
+    huge = 10**400
+    attachment = {
+        "type": "Document",
+        "mediaType": "image/jpeg",
+        "url": "https://a.example/a.jpg",
+        "focalPoint": [huge, 0],
+        "width": huge,
+        "height": 10,
+    }
+    [parsed] = parse_note(note_with(attachment)).attachments
+    assert parsed.focus is None and parsed.width is None and parsed.height == 10
+
+
 def test_at_most_twenty_attachments_are_kept():
     many = [{"type": "Image", "url": f"https://a.example/{i}.png"} for i in range(30)]
     assert len(parse_note(note_with(*many)).attachments) == 20

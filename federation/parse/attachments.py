@@ -84,8 +84,14 @@ def _text(value: Any, limit: int) -> str | None:
     return value.strip()[:limit] or None if isinstance(value, str) else None
 
 
+# Pixels on a side, a sane bound: a fetched document (parsed with no limit on integers) could
+# carry a width that no float can divide.
+MAX_SIDE = 2**31 - 1
+
+
 def _size(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    valid = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_SIDE
+    return value if valid else None
 
 
 def _media_type(value: Any) -> str | None:
@@ -152,8 +158,9 @@ def _focus(value: Any) -> tuple[float, float] | None:
         return None
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
         return None
-    x, y = float(value[0]), float(value[1])
-    return (x, y) if -1 <= x <= 1 and -1 <= y <= 1 else None
+    if not all(-1 <= v <= 1 for v in value):  # compared before float(): 10**400 has none
+        return None
+    return float(value[0]), float(value[1])
 
 
 def _duration(value: Any) -> float | None:
