@@ -13,6 +13,10 @@ from typing import Any
 import asyncpg
 
 from storage.db import Executor, fetch_one
+from storage.visibility import member_blocks_domain
+
+# The poll author's domain (NULL, never blocked, for a local author), `$2` below.
+_AUTHOR_DOMAIN = "(SELECT au.domain FROM accounts au WHERE au.id = $2)"
 
 POLL_COLUMNS = """
     p.id, p.status_id, p.options, p.multiple, p.expires_at, p.votes_count, p.voters_count,
@@ -259,10 +263,11 @@ async def notify_ended(
     """A `poll` notification from the poll's author to each local recipient, the author too
     (`notifications.notify` leaves out one's own acts; the end of one's poll is news)."""
     await db.execute(
-        """
+        f"""
         INSERT INTO notifications (account_id, from_account_id, type, status_id)
         SELECT a.id, $2, 'poll', $3 FROM accounts a
         WHERE a.id = ANY($1::bigint[]) AND a.domain IS NULL
+          AND NOT {member_blocks_domain("a.id", _AUTHOR_DOMAIN)}
         ON CONFLICT DO NOTHING
         """,
         recipient_ids,

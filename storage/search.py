@@ -52,6 +52,7 @@ async def tag_history(
           AND s.id >= bound.first_id
           AND s.deleted_at IS NULL
           AND s.visibility IN ('public', 'unlisted')
+          AND NOT s.local_only
         GROUP BY 1, 2
         """,
         tag_ids,

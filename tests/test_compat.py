@@ -313,6 +313,7 @@ async def test_hashtag_results_carry_id_and_seven_days_of_history(client, make_m
         (alice, "two #compat", "unlisted"),
         (bob, "three #compat", "public"),
         (bob, "four #compat", "private"),  # not counted: not public
+        (bob, "six #compat", "local"),  # not counted: meant for this community only
     ]:
         await api(
             client, who, "POST", "/api/v1/statuses", json={"status": text, "visibility": visibility}

@@ -294,3 +294,25 @@ async def test_a_remote_poll_a_member_looks_at_is_fetched_again(kith, peer):
     seen = await api(kith.client, alice, "GET", path)
     assert [o["votes_count"] for o in seen["options"]] == [40, 1]
     assert await kith.pool.fetchval(queued) == 0
+
+
+async def test_a_voter_who_blocked_the_authors_domain_is_not_told_it_ended(kith, peer):
+    alice, carol = await make_local(kith, "alice"), await make_local(kith, "carol")
+    await remote_followed_by(kith, peer, alice)
+    create = fixture(peer, "mastodon")
+    assert await process(kith, peer, create) == "ok"
+    peer.serve({"@context": create["@context"], **create["object"]})
+    peer.server.serve("/inbox", {}, status=202)
+    status = await remote_status(kith, alice, create["object"]["id"])
+    path = f"/api/v1/polls/{status['poll']['id']}/votes"
+    for voter in (alice, carol):
+        await api(kith.client, voter, "POST", path, json={"choices": [0]})
+    await api(kith.client, alice, "POST", "/api/v1/domain_blocks", json={"domain": "peer.test"})
+    await kith.pool.execute("UPDATE polls SET expires_at = now() - interval '1 second'")
+    await run_due(kith, "poll_end")
+    await kith.drain()
+    told = await kith.pool.fetch(
+        "SELECT account_id FROM notifications WHERE type = 'poll' AND status_id = $1",
+        int(status["id"]),
+    )
+    assert [row["account_id"] for row in told] == [carol.account_id]
