@@ -59,11 +59,11 @@ async def voted(conn: Conn, voter_id: int, status: Row, poll: Row, choices: list
 
 async def results_changed(conn: Conn, urls: LocalUrls, status: Row, poll_id: int) -> None:
     """Update(Question) of a local poll with its counts as they are now, to the status's
-    audience and to every remote voter (who may not follow its author)."""
+    audience and to every remote voter who may still see it (a voter need not follow)."""
     author = await account_store.get_local_account_with_keys(conn, status["account_id"])
     if author is None:
         return
-    voters = await poll_store.voter_ids(conn, poll_id, local=False)
+    voters = await poll_store.remote_voters_who_may_see(conn, poll_id, status["id"])
     inboxes = list(
         dict.fromkeys(
             [

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from storage.db import Executor, fetch_one
-from storage.visibility import member_blocks_domain
+from storage.visibility import actionable_by_remote, member_blocks_domain
 
 # The poll author's domain (NULL, never blocked, for a local author), `$2` below.
 _AUTHOR_DOMAIN = "(SELECT au.domain FROM accounts au WHERE au.id = $2)"
@@ -244,15 +244,32 @@ async def end_poll(db: Executor, poll_id: int) -> asyncpg.Record | None:
     )
 
 
-async def voter_ids(db: Executor, poll_id: int, *, local: bool) -> list[int]:
-    """The accounts that voted in the poll, local or remote ones."""
+async def local_voter_ids(db: Executor, poll_id: int) -> list[int]:
+    """The members here who voted in the poll."""
     rows = await db.fetch(
         """
         SELECT DISTINCT v.account_id FROM poll_votes v JOIN accounts a ON a.id = v.account_id
-        WHERE v.poll_id = $1 AND (a.domain IS NULL) = $2
+        WHERE v.poll_id = $1 AND a.domain IS NULL
         """,
         poll_id,
-        local,
+    )
+    return [row["account_id"] for row in rows]
+
+
+async def remote_voters_who_may_see(db: Executor, poll_id: int, status_id: int) -> list[int]:
+    """The remote voters that may still act on the poll's status (`actionable_by_remote`): a
+    voter the author blocked since, or who stopped following a followers-only author, is sent
+    no more of it."""
+    rows = await db.fetch(
+        f"""
+        SELECT DISTINCT pv.account_id
+        FROM poll_votes pv
+        JOIN accounts a ON a.id = pv.account_id AND a.domain IS NOT NULL
+        JOIN statuses s ON s.id = $2
+        WHERE pv.poll_id = $1 AND {actionable_by_remote("pv.account_id", "s")}
+        """,
+        poll_id,
+        status_id,
     )
     return [row["account_id"] for row in rows]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from storage import polls as poll_store
 from tests.api import api
 from tests.federation_harness import Instance, Network
 from tests.inbox_peer import (  # noqa: F401 - fixtures
@@ -316,3 +317,17 @@ async def test_a_voter_who_blocked_the_authors_domain_is_not_told_it_ended(kith,
         int(status["id"]),
     )
     assert [row["account_id"] for row in told] == [carol.account_id]
+
+
+async def test_results_go_only_to_remote_voters_who_may_still_see_the_poll(kith, peer):
+    alice = await make_local(kith, "alice")
+    status = await local_poll(kith, alice)
+    for voter, choice in (("/users/ana", "coffee"), ("/users/bea", "tea")):
+        assert await process(kith, peer, vote_of(peer, status, choice, voter=voter)) == "ok"
+    poll_id, status_id = int(status["poll"]["id"]), int(status["id"])
+    voters = await poll_store.remote_voters_who_may_see(kith.pool, poll_id, status_id)
+    ana = await kith.pool.fetchval("SELECT id FROM accounts WHERE uri = $1", peer.actor())
+    assert ana in voters and len(voters) == 2
+    await api(kith.client, alice, "POST", f"/api/v1/accounts/{ana}/block")
+    voters = await poll_store.remote_voters_who_may_see(kith.pool, poll_id, status_id)
+    assert ana not in voters and len(voters) == 1

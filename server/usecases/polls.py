@@ -308,7 +308,7 @@ async def end(fed: Federation, payload: dict[str, Any]) -> None:
     if poll is None or status is None or poll["ended_at"] is not None or not poll["expired"]:
         return
     final = None
-    if not status["local"] and await store.voter_ids(fed.pool, poll_id, local=True):
+    if not status["local"] and await store.local_voter_ids(fed.pool, poll_id):
         final = await _fetch_poll(fed, status["uri"])  # only members who voted are told
     async with fed.pool.acquire() as conn, conn.transaction():
         if final is not None:
@@ -316,7 +316,7 @@ async def end(fed: Federation, payload: dict[str, Any]) -> None:
         ended = await store.end_poll(conn, poll_id)
         if ended is None:
             return
-        recipients = await store.voter_ids(conn, poll_id, local=True)
+        recipients = await store.local_voter_ids(conn, poll_id)
         await store.notify_ended(
             conn,
             [status["account_id"], *recipients],
