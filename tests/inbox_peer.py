@@ -180,6 +180,19 @@ class Peer:
             return response.status, json.loads(text) if text else None
 
 
+async def process(kith: Instance, peer: Peer, activity: dict[str, Any], **kwargs: Any) -> str:
+    """Deliver `activity` signed by the peer (`kwargs`: `Peer.deliver`'s options), run Kith's
+    queue (errors propagate) and return the outcome the inbox recorded for it."""
+    status, body = await peer.deliver(kith, activity, **kwargs)
+    assert status == 202, body
+    await kith.drain()
+    outcome = await kith.pool.fetchval(
+        "SELECT outcome FROM inbox_activities WHERE activity_uri = $1", activity["id"]
+    )
+    assert outcome is not None
+    return outcome
+
+
 async def follow_row(
     kith: Instance, follower_id: int, followed_id: int, *, uri: str | None = None
 ) -> None:

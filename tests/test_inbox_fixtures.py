@@ -30,7 +30,15 @@ from federation.parse.actors import authority
 from federation.parse.notes import POST_TYPES, audience, parse_note, reference
 from storage import follows as follow_store
 from tests.federation_harness import Instance
-from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
+from tests.inbox_peer import (  # noqa: F401 - fixtures
+    PUBLIC,
+    Local,
+    Peer,
+    kith_fixture,
+    make_local,
+    peer_fixture,
+    process,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "activitypub"
 ACTOR_TYPES = {"Person", "Service", "Application", "Group", "Organization"}
@@ -208,16 +216,6 @@ class Scene:
             }
             return [{"id": f"{uri}#created", "type": "Create", "actor": actor, "object": doomed}]
         return []
-
-
-async def process(kith: Instance, peer: Peer, activity: dict[str, Any]) -> str:
-    """Sign as the actor, deliver, drain (errors propagate) and return the recorded outcome."""
-    status, body = await peer.deliver(kith, activity)
-    assert status == 202, body
-    await kith.drain()
-    return await kith.pool.fetchval(
-        "SELECT outcome FROM inbox_activities WHERE activity_uri = $1", activity["id"]
-    )
 
 
 async def setting(kith: Instance, peer: Peer, network: Any, name: str) -> Scene:

@@ -21,21 +21,10 @@ from tests.inbox_peer import (  # noqa: F401 - fixtures
     kith_fixture,
     make_local,
     peer_fixture,
+    process,
     remote_followed_by,
 )
 from tests.schemas import assert_matches
-
-
-async def process(kith: Instance, peer: Peer, activity: dict[str, Any], **kwargs: Any) -> str:
-    """Deliver, run the queue, and return the outcome recorded for the activity."""
-    status, body = await peer.deliver(kith, activity, **kwargs)
-    assert status == 202, body
-    await kith.drain()
-    outcome = await kith.pool.fetchval(
-        "SELECT outcome FROM inbox_activities WHERE activity_uri = $1", activity["id"]
-    )
-    assert outcome is not None
-    return outcome
 
 
 async def get_as(kith: Instance, member: Local, path: str, *, expect: int = 200) -> Any:

@@ -19,11 +19,19 @@ import asyncpg
 import pytest
 
 from federation import remote_accounts
-from storage import follows as follow_store
 from storage import streaming
 from tests.api import api
 from tests.federation_harness import Instance
-from tests.inbox_peer import PUBLIC, Local, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401 - fixtures
+from tests.inbox_peer import (  # noqa: F401 - fixtures
+    PUBLIC,
+    Local,
+    Peer,
+    follow_row,
+    kith_fixture,
+    make_local,
+    peer_fixture,
+    process,
+)
 
 SENTINEL = "x:sentinel"
 
@@ -141,30 +149,6 @@ class Remote(Booster):
         assert await process(s.kith, self.peer, undo) == "ok"
 
 
-async def process(kith: Instance, peer: Peer, activity: dict[str, Any]) -> str:
-    """Deliver as the peer's actor, run the queue, and return the recorded outcome."""
-    code, body = await peer.deliver(kith, activity)
-    assert code == 202, body
-    await kith.drain()
-    outcome = await kith.pool.fetchval(
-        "SELECT outcome FROM inbox_activities WHERE activity_uri = $1", activity["id"]
-    )
-    assert outcome is not None
-    return outcome
-
-
-async def follow(kith: Instance, follower_id: int, followed_id: int) -> None:
-    await follow_store.insert_follow(
-        kith.pool,
-        follower_id,
-        followed_id,
-        show_reblogs=True,
-        notify=False,
-        languages=None,
-        uri=None,
-    )
-
-
 @pytest.fixture(params=["member", "remote"])
 async def both(request, kith: Instance, peer: Peer):
     """The scene and its booster, in either direction; the stream listened to throughout."""
@@ -176,7 +160,7 @@ async def both(request, kith: Instance, peer: Peer):
         peer.server.serve("/inbox", {}, status=202)
         ana = await remote_accounts.resolve_actor(kith.federation, peer.actor())
         booster = Remote(peer, ana["id"])
-    await follow(kith, carl.account_id, booster.account_id)
+    await follow_row(kith, carl.account_id, booster.account_id)
     async with kith.client.post(
         "/api/v1/statuses", json={"status": "hello"}, headers=alice.headers
     ) as response:

@@ -17,9 +17,8 @@ from server.usecases import domain_blocks, remote_statuses
 from server.usecases import policies as admin
 from tests.api import api
 from tests.cli import assert_one_line_error, kith_env, run_kith
-from tests.inbox_peer import PUBLIC, Peer, kith_fixture, make_local, peer_fixture  # noqa: F401
+from tests.inbox_peer import PUBLIC, Peer, kith_fixture, make_local, peer_fixture, process  # noqa: F401
 from tests.members import create_member
-from tests.test_inbox_handlers import process
 
 ADMIN_SCOPES = ("read", "write", "admin:read", "admin:write")
 POLICY_KEYS = {"id", "kind", "config", "position", "enabled", "dry_run", "created_at", "updated_at"}

@@ -14,13 +14,12 @@ from federation.parse.notes import reference
 from server.usecases import policies as admin
 from storage import follows as follow_store
 from tests.federation_harness import Instance
-from tests.inbox_peer import kith_fixture, peer_fixture  # noqa: F401 - fixtures
+from tests.inbox_peer import kith_fixture, peer_fixture, process  # noqa: F401 - fixtures
 from tests.test_inbox_fixtures import (
     FIXTURES,
     Scene,
     as_activity,
     move_to_peer,
-    process,
     setting,
 )
 

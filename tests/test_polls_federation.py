@@ -21,6 +21,7 @@ from tests.inbox_peer import (  # noqa: F401 - fixtures
     kith_fixture,
     make_local,
     peer_fixture,
+    process,
     remote_followed_by,
 )
 from tests.test_federation_e2e import User, follow_remote, member, notifications
@@ -89,17 +90,6 @@ async def test_a_poll_voted_on_from_another_instance(network: Network):
 
 
 # -- votes from a scripted peer ---------------------------------------------------------------
-
-
-async def process(kith: Instance, peer: Peer, activity: dict[str, Any]) -> str:
-    status, body = await peer.deliver(kith, activity)
-    assert status == 202, body
-    await kith.drain()
-    outcome = await kith.pool.fetchval(
-        "SELECT outcome FROM inbox_activities WHERE activity_uri = $1", activity["id"]
-    )
-    assert outcome is not None
-    return outcome
 
 
 def vote_of(

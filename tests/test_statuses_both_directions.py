@@ -23,9 +23,9 @@ from tests.inbox_peer import (  # noqa: F401 - fixtures
     kith_fixture,
     make_local,
     peer_fixture,
+    process,
     remote_followed_by,
 )
-from tests.test_inbox_handlers import process
 
 DIRECTIONS = ("local", "remote")
 
