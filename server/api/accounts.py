@@ -19,6 +19,7 @@ from federation import remote_accounts
 from federation.errors import KithError, not_found
 from federation.fetch import FetchError
 from server import filtering
+from server.api.media import media_store
 from server.auth import (
     authenticated,
     current,
@@ -134,9 +135,7 @@ def _field_pairs(params: Params) -> list[tuple[str, str]] | None:
 @authenticated("write:accounts")
 async def update_credentials(request: web.Request) -> web.Response:
     """The profile; `avatar` and `header` files stream to disk (a multipart body may be large)."""
-    store = request.app[FEDERATION].media
-    if store is None:
-        raise KithError(503, "Media storage is not available")
+    store = media_store(request)
     fields = ("avatar", "header")
     with await receive_upload(request, fields, store, AVATAR_SIZE_LIMIT) as uploads:
         params = uploads.params
@@ -171,9 +170,7 @@ async def update_credentials(request: web.Request) -> web.Response:
 @authenticated("write:accounts")
 async def delete_profile_image(request: web.Request) -> web.Response:
     """Mastodon 4.2's removal of the avatar or the header; answers the credential account."""
-    store = request.app[FEDERATION].media
-    if store is None:
-        raise KithError(503, "Media storage is not available")
+    store = media_store(request)
     purpose = request.path.rsplit("/", 1)[1]
     await profiles.remove_image(
         request.app[POOL], request.app[URLS], store, member_id(request), purpose

@@ -51,7 +51,8 @@ SERVED_HEADERS = {
 }
 
 
-def _store(request: web.Request) -> MediaStore:
+def media_store(request: web.Request) -> MediaStore:
+    """The app's file store; 503 when this process was built without one."""
     store = request.app[FEDERATION].media
     if store is None:
         raise KithError(503, "Media storage is not configured")
@@ -63,7 +64,7 @@ def _details(params: Params) -> media.Details:
 
 
 async def _upload(request: web.Request, *, wait: bool) -> web.Response:
-    store = _store(request)
+    store = media_store(request)
     with await receive_upload(request, ("file",), store, VIDEO_SIZE_LIMIT) as uploads:
         file = uploads.get("file")
         if file is None:
@@ -121,7 +122,7 @@ async def update(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     """Discard an unattached upload (Mastodon 4.4): an empty object, as Mastodon answers."""
     await media.delete(
-        request.app[POOL], _store(request), Actor.member(member_id(request)), path_id(request)
+        request.app[POOL], media_store(request), Actor.member(member_id(request)), path_id(request)
     )
     return json_response({})
 
@@ -132,7 +133,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
     content_type = CONTENT_TYPES.get(name.rsplit(".", 1)[-1])
     if content_type is None or not is_valid_name(name):
         raise not_found()
-    path = _store(request).path(name)
+    path = media_store(request).path(name)
     if not path.is_file():
         raise not_found()
     return web.FileResponse(path, headers={**SERVED_HEADERS, "Content-Type": content_type})
